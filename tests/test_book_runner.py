@@ -1,0 +1,95 @@
+"""The chapter runner: refusals with useful messages, failure reporting, parameter injection."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from mae_hlvm import book
+
+
+def _make_root(tmp_path: Path, source: str, params: dict | None = None) -> Path:
+    (tmp_path / "notebooks" / "profiles").mkdir(parents=True)
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(
+        {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/executed/toy"}]}))
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Toy\n\nReproduces: nothing."),
+        nbformat.v4.new_code_cell('profile = "default"\nx = 1', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, tmp_path / "notebooks" / "toy.ipynb")
+    sets = {p: (params or {}) for p in book.PROFILES}
+    (tmp_path / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump(sets))
+    return tmp_path
+
+
+def test_chapters_follow_the_toc(root: Path):
+    names = book.chapters(root)
+    assert names and names[0] == "01_setup"
+
+
+def test_unknown_profile_is_refused_with_the_valid_ones(root: Path):
+    with pytest.raises(book.BookError, match="unknown profile 'huge'.*smoke, default, paper"):
+        book.run_book(root, "huge")
+
+
+def test_unknown_notebook_is_refused_with_the_valid_ones(root: Path):
+    with pytest.raises(book.BookError, match="unknown notebook 'nope'.*01_setup"):
+        book.run_book(root, "smoke", only=["nope"])
+
+
+def test_unknown_parameter_in_profile_is_refused(tmp_path: Path):
+    r = _make_root(tmp_path, "y = x + 1", params={"z": 3})
+    with pytest.raises(book.BookError, match="unknown parameter.*z.*valid parameters: profile, x"):
+        book.profile_parameters(r, "toy", "smoke")
+
+
+def test_missing_profile_key_is_refused(tmp_path: Path):
+    r = _make_root(tmp_path, "y = 1")
+    (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump({"smoke": {}}))
+    with pytest.raises(book.BookError, match="lacks profile.*default, paper"):
+        book.profile_parameters(r, "toy", "smoke")
+
+
+def test_toc_entry_without_notebook_is_refused(tmp_path: Path):
+    r = _make_root(tmp_path, "y = 1")
+    (r / "notebooks" / "toy.ipynb").unlink()
+    with pytest.raises(book.BookError, match="notebooks/toy.ipynb does not exist"):
+        book.chapters(r)
+
+
+def test_run_injects_parameters_and_profile(tmp_path: Path):
+    r = _make_root(tmp_path, "assert x == 5 and profile == 'smoke'", params={"x": 5})
+    runs = book.run_book(r, "smoke")
+    assert runs[0].parameters == {"x": 5, "profile": "smoke"}
+    assert (r / "book" / "executed" / "toy.ipynb").is_file()
+
+
+def test_failing_chapter_names_notebook_and_error_and_keeps_copy(tmp_path: Path):
+    r = _make_root(tmp_path, "raise ValueError('boom 42')")
+    with pytest.raises(book.BookError, match=r"chapter 'toy' \(smoke\) failed in cell .*ValueError: boom 42") as err:
+        book.run_book(r, "smoke")
+    kept = r / "book" / "executed" / "toy.ipynb"
+    assert kept.is_file() and str(kept) in str(err.value)
+
+
+def test_cli_exit_code_and_message(tmp_path: Path, monkeypatch, capsys):
+    r = _make_root(tmp_path, "raise RuntimeError('bad cell')")
+    monkeypatch.chdir(r)
+    assert book.main(["--profile", "smoke"]) == 1
+    assert "RuntimeError: bad cell" in capsys.readouterr().err
+    assert book.main(["--profile", "nope"]) == 1
+    assert "valid profiles" in capsys.readouterr().err
+
+
+def test_cli_override_needs_one_chapter(tmp_path: Path, monkeypatch, capsys):
+    r = _make_root(tmp_path, "assert x == 7")
+    monkeypatch.chdir(r)
+    assert book.main(["--profile", "smoke", "-p", "x", "7"]) == 1
+    assert "exactly one --only" in capsys.readouterr().err
+    assert book.main(["--profile", "smoke", "--only", "toy", "-p", "x", "7"]) == 0
+    assert book.main(["--profile", "smoke", "--only", "toy", "-p", "w", "7"]) == 1
+    assert "unknown parameter(s) w" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+"""Rules of the project that a file edit can break: dependencies, notebooks, profiles, README."""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mae_hlvm import book
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    listed = {r for r in pip_section if not r.startswith("-e")}
+    assert listed == declared, (
+        f"only in environment.yml: {sorted(listed - declared)}; only in pyproject.toml: {sorted(declared - listed)}")
+
+
+def test_constraints_pin_every_declared_dependency():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+              if line and not line.startswith("#")}
+    declared = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    assert declared <= pinned, f"not pinned in constraints.txt: {sorted(declared - pinned)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean_and_parameterised(path: Path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), \
+        f"{path.name} is committed with outputs; clear them"
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    assert re.search(r"^profile\s*=", "".join(tagged[0]["source"]), re.M), \
+        f"{path.name}: the parameters cell must define `profile`"
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith("# "), f"{path.name} must open with a title"
+    assert "Reproduces" in first, f"{path.name} must open by naming what it reproduces"
+
+
+def test_every_chapter_has_all_profiles_and_valid_parameters(root: Path):
+    for name in book.chapters(root):
+        for profile in book.PROFILES:
+            book.profile_parameters(root, name, profile)  # raises on unknown parameters
+
+
+def test_every_notebook_is_a_chapter(root: Path):
+    assert {p.stem for p in NOTEBOOKS} == set(book.chapters(root))
+
+
+def test_readme_states_the_two_commands_first():
+    text = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^\s*make (\w+)", text, re.M)
+    assert commands[:2] == ["book", "test"], f"README must open with `make book` then `make test`, found {commands[:2]}"
+    assert text.index("papermill notebooks/") > text.index("make test"), "how to run one chapter comes after the two commands"
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
