@@ -1,0 +1,91 @@
+"""Theory-side random unit masks and the masking Monte Carlo."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mae_hlvm.hierarchy import (feasible_units, grid_mask_nodes, locate_quadtree, masking_sweep,
+                                random_unit_masks, unit_counts)
+
+
+def test_unit_counts_and_complement():
+    assert unit_counts(64, 0.75) == (48, 0.75)
+    assert unit_counts(64, 0.05)[0] == 3 and unit_counts(64, 0.95)[0] == 61  # 3 + 61 = 64
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="strictly between"):
+            unit_counts(16, bad)
+    with pytest.raises(ValueError, match="masks 0 of them"):
+        unit_counts(4, 0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 8), st.floats(0.01, 0.99))
+def test_masked_counts_of_mirror_ratios_add_up(half, r):
+    n = 2 * half  # even unit counts: r and 1 - r mask complementary amounts
+    try:
+        k, _ = unit_counts(n, r)
+        k_mirror, _ = unit_counts(n, 1 - r)
+    except ValueError:
+        return
+    assert k + k_mirror == n
+
+
+def test_random_unit_masks_shape_units_and_ratio():
+    rng = np.random.default_rng(0)
+    masks, eff = random_unit_masks(16, 0.3, 4, 50, rng)
+    assert masks.shape == (50, 16, 16) and masks.dtype == bool
+    assert eff == unit_counts(16, 0.3)[1]
+    assert np.allclose(masks.mean((1, 2)), eff)
+    blocks = masks.reshape(50, 4, 4, 4, 4)
+    assert (blocks.all((2, 4)) | ~blocks.any((2, 4))).all()  # every aligned 4x4 unit is all-or-nothing
+    per_unit = blocks[:, :, 0, :, 0].mean(0)
+    assert abs(per_unit.mean() - eff) < 1e-12 and per_unit.std() < 0.15  # no unit favoured
+    for args, message in [((16, 0.5, 3, 2), "power of two"), ((12, 0.5, 8, 2), "does not divide"),
+                          ((16, 0.5, 4, 0), "n_masks")]:
+        with pytest.raises(ValueError, match=message):
+            random_unit_masks(*args, rng=rng)
+
+
+def test_grid_mask_nodes():
+    m = np.zeros((4, 4), dtype=bool)
+    m[1, 2] = m[3, 0] = True
+    assert grid_mask_nodes(m) == ["x_1_2", "x_3_0"]
+    with pytest.raises(ValueError, match="2-D boolean"):
+        grid_mask_nodes(m.astype(int))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 4))
+def test_quadtree_locate_is_mirror_symmetric(seed, depth):
+    rng = np.random.default_rng(seed)
+    side = 2 ** depth
+    m = rng.random((3, side, side)) < rng.uniform(0.05, 0.95)
+    m[:, 0, 0], m[:, -1, -1] = True, False  # keep every mask proper
+    a, b = locate_quadtree(m), locate_quadtree(~m)
+    for la, lb in zip(a.c + a.common, b.c + b.common):
+        assert (la == lb).all()
+
+
+def test_masking_sweep_known_values_and_symmetry():
+    # depth 2, unit 2: each unit is a quadrant, so any proper mask leaves c = {root}
+    s = masking_sweep(2, [0.25, 0.5, 0.75], [2], n_masks=20, seed=0)
+    assert np.all(s.mean_level == 0) and np.all(s.size_common == 1) and np.all(s.p_in_c[..., 0] == 1)
+    # depth 1 unit 1: 4 pixels under one root
+    s = masking_sweep(1, [0.25, 0.75], [1], n_masks=10, seed=0)
+    assert np.all(s.p_in_c[..., 0] == 1)
+    # r and 1 - r give the same distribution of c: estimates agree within sampling error
+    s = masking_sweep(3, [0.25, 0.5, 0.75], [1, 2], n_masks=400, seed=3)
+    z, compared = s.mirror_gap("size_common")
+    assert compared[:, [0, 2]].all() and np.nanmax(z) < 4.5
+    assert np.allclose(s.effective_ratio[:, 0] + s.effective_ratio[:, 2], 1.0)
+    assert s.p_in_c.shape == (2, 3, 3) and (s.size_common >= 1).all()
+    with pytest.raises(ValueError, match="has levels"):
+        s.mirror_gap("p_in_c")
+
+
+def test_masking_sweep_rejects_infeasible_and_feasible_units():
+    with pytest.raises(ValueError, match="unit 4, ratio 0.05"):
+        masking_sweep(3, [0.05, 0.5], [1, 4], n_masks=4)
+    assert feasible_units(3, [0.05, 0.5], [1, 2, 4]) == [1, 2]
+    with pytest.raises(ValueError, match="n_masks"):
+        masking_sweep(3, [0.5], [1], n_masks=1)
