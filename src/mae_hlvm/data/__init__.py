@@ -1,0 +1,17 @@
+"""Data with known structure and real images.
+
+- ``vectors``: vector samples of a hierarchical latent variable model on a networkx DiGraph, with
+  every latent and noise returned (ground truth for identifiability checks).
+- ``shapes``: procedurally rendered hierarchical images (the book's default image dataset) and their
+  robustness / cue-conflict variants, with factors, masks and boxes.
+- ``fashion_mnist``: Fashion-MNIST from its IDX files (Debian package ``dataset-fashion-mnist``).
+- ``folders``: loaders for ImageNet, ImageNet-v2/-R/-A/-Sketch, ObjectNet and the cue-conflict stimuli.
+"""
+from mae_hlvm.data.fashion_mnist import load_fashion_mnist, read_idx
+from mae_hlvm.data.shapes import ShapesBatch, ShapesDataset, render_shapes, shapes_hierarchy
+from mae_hlvm.data.vectors import HierarchicalVectorModel, VectorSample, sample_hierarchy
+
+__all__ = [
+    "HierarchicalVectorModel", "ShapesBatch", "ShapesDataset", "VectorSample", "load_fashion_mnist",
+    "read_idx", "render_shapes", "sample_hierarchy", "shapes_hierarchy",
+]
