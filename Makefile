@@ -8,7 +8,7 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-MATHJAX := book/_static/mathjax/tex-svg.js
+MATHJAX := book/_static/mathjax/tex-svg-full.js
 PROFILE ?= default
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -45,8 +45,8 @@ system-deps:
 # MathJax 3 from the npm registry, served by the site itself so math renders offline.
 $(MATHJAX):
 	mkdir -p .cache/mathjax $(dir $@)
-	cd .cache/mathjax && npm pack --silent mathjax@3.2.2 >/dev/null && tar -xzf mathjax-3.2.2.tgz package/es5/tex-svg.js
-	cp .cache/mathjax/package/es5/tex-svg.js $@
+	cd .cache/mathjax && npm pack --silent mathjax@3.2.2 >/dev/null && tar -xzf mathjax-3.2.2.tgz package/es5/tex-svg-full.js
+	cp .cache/mathjax/package/es5/tex-svg-full.js $@
 
 execute: setup
 	$(BIN)/python -m mae_hlvm.book --profile $(PROFILE)
