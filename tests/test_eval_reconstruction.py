@@ -1,0 +1,89 @@
+"""Reconstruction metrics agree with scikit-image (SSIM, PSNR, MSE) and piq (FSIM)."""
+from __future__ import annotations
+
+import numpy as np
+import piq
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from mae_hlvm.eval import evaluate_reconstruction, reconstruction_metrics, ssim, summarize
+
+
+def _pair(n=4, c=3, size=32, noise=0.1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, c, size, size, generator=g)
+    y = (x + noise * torch.randn(n, c, size, size, generator=g)).clamp(0, 1)
+    return x, y
+
+
+@pytest.mark.parametrize("gaussian", [True, False])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_ssim_matches_skimage(gaussian, channels):
+    x, y = _pair(c=channels)
+    ours = ssim(x, y, 1.0, gaussian=gaussian).numpy()
+    ref = [structural_similarity(a.numpy(), b.numpy(), data_range=1.0, channel_axis=0, gaussian_weights=gaussian,
+                                 sigma=1.5, use_sample_covariance=not gaussian) for a, b in zip(x, y)]
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_psnr_mse_match_skimage_and_fsim_matches_piq():
+    x, y = _pair(n=6, noise=0.05, seed=1)
+    scores = reconstruction_metrics(x, y, batch_size=4)
+    np.testing.assert_allclose(scores["mse"], [mean_squared_error(a.numpy(), b.numpy()) for a, b in zip(x, y)],
+                               rtol=1e-5)
+    np.testing.assert_allclose(scores["psnr"], [peak_signal_noise_ratio(a.numpy(), b.numpy(), data_range=1.0)
+                                                for a, b in zip(x, y)], atol=1e-4)
+    np.testing.assert_allclose(scores["fsim"], piq.fsim(x, y, data_range=1.0, reduction="none").numpy(), atol=1e-3)
+    assert set(summarize(scores)) == {"ssim", "fsim", "psnr", "mse"}
+
+
+def test_ssim_data_range_255_matches_skimage():
+    x, y = _pair(n=2, noise=0.2, seed=3)
+    ours = reconstruction_metrics(x * 255, y * 255, data_range=255.0, metrics=("ssim",))["ssim"]
+    ref = [structural_similarity(a.numpy() * 255, b.numpy() * 255, data_range=255.0, channel_axis=0,
+                                 gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+           for a, b in zip(x, y)]
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), noise=st.floats(0.01, 0.5))
+def test_identity_is_perfect_and_noise_is_worse(seed, noise):
+    x, y = _pair(n=2, size=16, noise=noise, seed=seed)
+    same = reconstruction_metrics(x, x, metrics=("ssim", "psnr", "mse"))
+    other = reconstruction_metrics(x, y, metrics=("ssim", "psnr", "mse"))
+    np.testing.assert_allclose(same["ssim"], 1.0, atol=1e-5)
+    assert np.all(np.isinf(same["psnr"])) and np.all(same["mse"] == 0)
+    assert np.all(other["ssim"] < 1.0) and np.all(other["mse"] > 0)
+
+
+def test_evaluate_reconstruction_batches_and_clamps():
+    x, _ = _pair(n=5, seed=2)
+    scores = evaluate_reconstruction(lambda b: b * 1.5 - 0.2, x, batch_size=2)
+    direct = reconstruction_metrics(x, (x * 1.5 - 0.2).clamp(0, 1))
+    for m in scores:
+        np.testing.assert_allclose(scores[m], direct[m], rtol=1e-6)
+    with pytest.raises(ValueError, match="outside"):
+        evaluate_reconstruction(lambda b: b * 1.5, x, clamp=False)
+    with pytest.raises(ValueError, match="shape"):
+        evaluate_reconstruction(lambda b: b[:, :1], x)
+
+
+def test_bad_input_is_refused():
+    x, y = _pair(n=2)
+    with pytest.raises(ValueError, match="differ in shape"):
+        reconstruction_metrics(x, y[:, :, :16])
+    with pytest.raises(ValueError, match=r"outside \[0, 1"):
+        reconstruction_metrics(x * 255, y)
+    with pytest.raises(ValueError, match="empty"):
+        reconstruction_metrics(x[:0], y[:0])
+    bad = y.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        reconstruction_metrics(x, bad)
+    with pytest.raises(ValueError, match="unknown"):
+        reconstruction_metrics(x, y, metrics=("lpips",))
+    with pytest.raises(ValueError, match="smaller than the SSIM window"):
+        reconstruction_metrics(x[:, :, :8, :8], y[:, :, :8, :8], metrics=("ssim",))
