@@ -1,0 +1,138 @@
+"""Atomic checkpoints, ``weights_only`` loading, and import of official MAE / timm weights."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .configs import MAEConfig
+from .model import MaskedAutoencoder
+
+FORMAT = "mae_hlvm.mae/1"
+
+
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write ``payload`` with torch.save to a temp file in the same folder, then ``os.replace`` it:
+    a crash mid-write never leaves a truncated checkpoint at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(payload), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """``torch.load(weights_only=True)``; ``argparse.Namespace`` (the official MAE ``args`` entry) is
+    the one extra type allowed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(obj, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(obj).__name__}, expected a dict (state dict or payload)")
+    return obj
+
+
+# known head counts per width (not recoverable from weights); others default to width / 64
+_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
+_DEC_HEADS = {128: 4, 256: 8, 512: 16}
+
+
+def _count_blocks(sd: Mapping[str, torch.Tensor], prefix: str) -> int:
+    ids = {int(m.group(1)) for k in sd if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
+    return max(ids) + 1 if ids else 0
+
+
+def infer_config(sd: Mapping[str, torch.Tensor], **overrides: Any) -> MAEConfig:
+    """An :class:`MAEConfig` read off official-layout tensor shapes. Head counts cannot be read from
+    weights: they come from the usual ViT widths (768 -> 12, 1024/1280 -> 16, decoder 512 -> 16) unless
+    given in ``overrides``. Without decoder keys, the decoder is MAE's 512 x 8 x 16."""
+    for key in ("patch_embed.proj.weight", "pos_embed"):
+        if key not in sd:
+            raise ValueError(f"state dict lacks {key!r}; cannot infer the model shape (keys start: {list(sd)[:5]})")
+    D, C, p, _ = sd["patch_embed.proj.weight"].shape
+    L = sd["pos_embed"].shape[1] - 1
+    grid = int(round(L ** 0.5))
+    if grid * grid != L:
+        raise ValueError(f"pos_embed has {L} patch rows, not a square grid; only square images are supported")
+    fc1 = sd.get("blocks.0.mlp.fc1.weight")
+    cfg: dict[str, Any] = dict(img_size=grid * p, patch_size=p, in_chans=C, embed_dim=D,
+                               depth=_count_blocks(sd, "blocks"), num_heads=_HEADS.get(D, max(D // 64, 1)),
+                               mlp_ratio=(fc1.shape[0] / D) if fc1 is not None else 4.0)
+    if "decoder_embed.weight" in sd:
+        Dd = sd["decoder_embed.weight"].shape[0]
+        cfg.update(decoder_embed_dim=Dd, decoder_depth=_count_blocks(sd, "decoder_blocks"),
+                   decoder_num_heads=_DEC_HEADS.get(Dd, max(Dd // 32, 1)))
+    cfg.update(overrides)
+    return MAEConfig(**cfg)
+
+
+def _check_and_load(model: MaskedAutoencoder, sd: Mapping[str, torch.Tensor], encoder_only: bool) -> None:
+    own = model.state_dict()
+    expected = {k for k in own if not (encoder_only and k.startswith(("decoder_", "mask_token")))}
+    missing = sorted(expected - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shapes = sorted(f"{k}: expected {tuple(own[k].shape)}, got {tuple(sd[k].shape)}"
+                    for k in expected & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    if shapes:
+        problems.append(f"mis-shaped keys [{'; '.join(shapes)}]")
+    if problems:
+        raise ValueError("state dict does not fit the MAE layout: " + ", ".join(problems))
+    model.load_state_dict(dict(sd), strict=not encoder_only)
+
+
+def load_pretrained(source: str | Path | Mapping[str, Any], cfg: MAEConfig | None = None,
+                    map_location: str | torch.device = "cpu", **overrides: Any) -> MaskedAutoencoder:
+    """A :class:`MaskedAutoencoder` from one of:
+
+    - our checkpoints (``pretrain`` payloads with ``model`` and ``model_config``);
+    - facebookresearch/mae checkpoints, full (with decoder) or encoder-only, the state dict at the top
+      level or under ``"model"`` (``"optimizer"``, ``"args"`` ... entries are ignored);
+    - timm MAE encoder weights (``vit_*_patch*_224.mae`` layout; a ``head.*`` with no classes is absent).
+
+    ``cfg`` (or ``overrides`` on the inferred one) fixes what shapes cannot tell (head counts,
+    ``norm_pix_loss``). Encoder-only weights leave the decoder freshly initialised, with a warning.
+    Missing, unexpected or mis-shaped keys raise ValueError naming them.
+    """
+    obj = load_checkpoint(source, map_location) if isinstance(source, (str, Path)) else dict(source)
+    if cfg is None and isinstance(obj.get("model_config"), dict):
+        cfg = MAEConfig(**{**obj["model_config"], **overrides})
+    sd = obj["model"] if isinstance(obj.get("model"), Mapping) else obj
+    sd = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in sd.items()}  # DDP / compile
+    bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"state dict entries {bad[:5]} are not tensors; is this a model state dict?")
+    cfg = cfg or infer_config(sd, **overrides)
+    model = MaskedAutoencoder(cfg)
+    encoder_only = not any(k.startswith("decoder_") for k in sd)
+    _check_and_load(model, sd, encoder_only)
+    if encoder_only:
+        warnings.warn("weights hold the encoder only: decoder and mask token are freshly initialised", stacklevel=2)
+    return model
+
+
+def model_payload(model: MaskedAutoencoder) -> dict[str, Any]:
+    """Minimal checkpoint of a model alone (weights + config), loadable by :func:`load_pretrained`."""
+    from dataclasses import asdict
+
+    return {"format": FORMAT, "model": model.state_dict(), "model_config": asdict(model.cfg)}

@@ -1,0 +1,168 @@
+"""Command line for pretraining: ``python -m mae_hlvm.mae.pretrain`` (also under torchrun).
+
+Every :class:`PretrainConfig` field is an option; ``--config`` loads a YAML file (or a bundled name,
+see ``--list-configs``) and explicit options override it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import yaml
+
+from .configs import PRESETS, PretrainConfig, list_configs
+
+DATA_HELP = ("training images: 'shapes[:N]' (procedural hierarchical shapes, N images, default 20000), "
+             "'fashion_mnist[:N]' (train split, 1 channel: add --model-overrides '{in_chans: 1}'; padded to the "
+             "model's size), a .pt file holding a float [N, C, H, W] tensor, "
+             "or an image folder (torchvision ImageFolder, RandomResizedCrop(0.2-1) + flip at the model's size)")
+
+_HELP = {
+    "model": f"model preset: {', '.join(PRESETS)}",
+    "model_overrides": "YAML mapping of MAEConfig fields, e.g. '{in_chans: 1, norm_pix_loss: true}'",
+    "mask_ratio": "requested masking ratio r in (0, 1); the kept amount is floor(U (1 - r)) whole units",
+    "mask_unit": "mask unit in pixels, a multiple of the ViT patch dividing the image (default: the patch)",
+    "batch_size": "GLOBAL batch size (split over torchrun processes)",
+    "steps": "total optimiser steps (overrides --epochs)",
+    "epochs": "epochs, used when --steps is not given",
+    "warmup_steps": "linear warm-up steps (overrides --warmup-epochs)",
+    "warmup_epochs": "linear warm-up epochs",
+    "blr": "base learning rate; lr = blr * batch_size / 256",
+    "lr": "absolute learning rate (overrides --blr)",
+    "min_lr": "final learning rate of the half-cycle cosine",
+    "weight_decay": "AdamW weight decay (not on biases, norms, tokens, position embeddings)",
+    "betas": "AdamW betas, two floats",
+    "clip_grad": "clip the gradient norm to this value (default: off)",
+    "augment": "none | flip | rrc_flip (for tensor data; image folders always use RandomResizedCrop + flip)",
+    "seed": "seed of initialisation, batches, masks and augmentation",
+    "device": "auto | cpu | cuda | cuda:K (torchrun: one GPU per process by LOCAL_RANK)",
+    "amp": "auto (bf16 autocast on CUDA only) | bf16 | none",
+    "compile": "torch.compile the model",
+    "num_workers": "DataLoader worker processes (image folders / datasets)",
+    "output_dir": "folder for checkpoint.pt and metrics.jsonl",
+    "checkpoint_every": "steps between checkpoints (0: only at the end)",
+    "log_every": "steps between metrics lines",
+    "progress": "show a tqdm progress bar",
+}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mae_hlvm.mae.pretrain", description=__doc__.split("\n\n")[0],
+        epilog="Multi-process: torchrun --nproc_per_node 8 -m mae_hlvm.mae.pretrain --config paper_vitb16_r0.75 "
+               "--data /path/to/imagenet/train --output-dir runs/vitb16_r075")
+    parser.add_argument("--config", help=f"YAML config file or bundled name ({', '.join(list_configs())})")
+    parser.add_argument("--data", default="shapes", help=DATA_HELP + " (default: shapes)")
+    parser.add_argument("--resume", action="store_true", help="resume from <output-dir>/checkpoint.pt if present (the configuration must match)")
+    parser.add_argument("--until-step", type=int, help="stop (with a checkpoint) after this many steps in total")
+    parser.add_argument("--list-configs", action="store_true", help="print the bundled config names and exit")
+    defaults = PretrainConfig()
+    hints = typing.get_type_hints(PretrainConfig)
+    for f in fields(PretrainConfig):
+        opt, default, hint = _option(f.name), getattr(defaults, f.name), hints[f.name]
+        help_ = _HELP[f.name]
+        if hint is bool:
+            parser.add_argument(opt, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{help_} (default: {default})")
+        elif f.name == "betas":
+            parser.add_argument(opt, type=float, nargs=2, default=None, help=f"{help_} (default: {list(default)})")
+        elif f.name == "model_overrides":
+            parser.add_argument(opt, type=yaml.safe_load, default=None, help=f"{help_} (default: {{}})")
+        else:
+            base = next((t for t in (int, float, str) if t == hint or t in typing.get_args(hint)), str)
+            parser.add_argument(opt, type=base, default=None, help=f"{help_} (default: {default})")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> PretrainConfig:
+    """The YAML config (if any) with every explicitly given option on top."""
+    base = PretrainConfig.from_yaml(args.config).to_dict() if args.config else {}
+    given = {f.name: getattr(args, f.name) for f in fields(PretrainConfig) if getattr(args, f.name) is not None}
+    return PretrainConfig.from_dict({**base, **given})
+
+
+def pretraining_images(name: str, n: int, seed: int = 0, img_size: int = 32) -> torch.Tensor:
+    """Float images [n, C, img_size, img_size] in [0, 1] for pretraining.
+
+    ``"shapes"``: the procedural hierarchical shapes (3 channels, rendered at ``img_size``);
+    ``"fashion_mnist"``: the first n training images (1 channel), zero-padded from 28 px to
+    ``img_size`` (>= 28) so that mask units of 4, 8 or 16 px tile a 32 px image.
+    """
+    if n < 1:
+        raise ValueError(f"number of images must be >= 1, got {n}")
+    if name == "shapes":
+        from mae_hlvm.data.shapes import render_shapes
+
+        return render_shapes(n, seed=seed, size=img_size).images.float()
+    if name == "fashion_mnist":
+        from mae_hlvm.data.fashion_mnist import load_fashion_mnist
+
+        if img_size < 28:
+            raise ValueError(f"Fashion-MNIST images are 28 px; img_size {img_size} would crop them (use >= 28)")
+        x = load_fashion_mnist("train")[0][:n].float().div(255).unsqueeze(1)  # [n, 1, 28, 28]
+        lo = (img_size - 28) // 2
+        return torch.nn.functional.pad(x, (lo, img_size - 28 - lo, lo, img_size - 28 - lo))
+    raise ValueError(f"unknown pretraining data {name!r}; valid: shapes, fashion_mnist")
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: int = 32) -> Any:
+    """Training data named by ``spec`` (see ``--data``): a float tensor [N, C, H, W] in [0, 1] for
+    ``shapes[:N]``, ``fashion_mnist[:N]`` and ``.pt`` files, or a torchvision ``ImageFolder`` for a folder
+    (RandomResizedCrop(0.2-1, bicubic) + flip at ``img_size``, ImageNet mean/std normalisation, as MAE).
+    ``n`` (or ``:N`` in the spec) caps the number of images of the named sets."""
+    name, _, count = spec.partition(":")
+    if name in ("shapes", "fashion_mnist"):
+        n = int(count) if count else (n if n is not None else (20000 if name == "shapes" else 60000))
+        return pretraining_images(name, n, seed, img_size)
+    path = Path(spec)
+    if path.suffix == ".pt" and path.is_file():
+        x = torch.load(path, weights_only=True)
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{spec} must hold one [N, C, H, W] tensor, got {type(x).__name__}")
+        return x.float()[:n]
+    if path.is_dir():
+        from torchvision import datasets, transforms
+
+        tf = transforms.Compose([
+            transforms.RandomResizedCrop(img_size, scale=(0.2, 1.0), interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        return datasets.ImageFolder(str(path), transform=tf)
+    raise ValueError(f"data {spec!r} is neither 'shapes[:N]', 'fashion_mnist[:N]', an existing .pt file nor an "
+                     f"existing image folder")
+
+
+def load_data(spec: str, config: PretrainConfig) -> Any:
+    """Images for ``--data`` (see DATA_HELP), at the configured model's image size."""
+    return pretraining_data(spec, None, config.seed, config.model_config().img_size)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .train import pretrain
+
+    args = build_parser().parse_args(argv)
+    if args.list_configs:
+        print("\n".join(list_configs()))
+        return 0
+    try:
+        config = config_from_args(args)
+        images = load_data(args.data, config)
+        result = pretrain(config, images, resume=args.resume, until_step=args.until_step)
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    last = result.history[-1] if result.history else {}
+    print(f"done: {last.get('step', 0)} steps, loss {last.get('loss', float('nan')):.4f}, "
+          f"effective mask ratio {result.effective_mask_ratio:.4f}, checkpoint {result.checkpoint}")
+    return 0

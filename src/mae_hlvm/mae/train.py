@@ -1,0 +1,331 @@
+"""The pretraining loop: ``pretrain(config, images)`` for notebooks, the CLI and torchrun alike.
+
+Determinism: every random choice of step ``s`` (batch indices, mask noise, augmentation) comes from
+generators seeded with ``(config.seed, s)``, so a run resumed from a checkpoint at step ``s`` draws
+exactly what an uninterrupted run draws, and a world of P processes sees the same global batch and
+masks as one process (each process takes its slice of the global batch).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from .checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from .configs import PretrainConfig
+from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
+from .masking import effective_mask_ratio, random_masking_indices
+from .model import MaskedAutoencoder
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+# config fields that do not change the trajectory: may differ between a run and its resumption
+_RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "num_workers", "device", "compile"}
+
+
+@dataclass
+class PretrainResult:
+    """What a run leaves: the model (eval mode, on its training device), one dict per logged step,
+    the last checkpoint (None without ``output_dir``) and the effective mask ratio."""
+
+    model: MaskedAutoencoder
+    history: list[dict[str, float]]
+    checkpoint: Path | None
+    effective_mask_ratio: float
+    config: PretrainConfig
+
+    @property
+    def losses(self) -> list[float]:
+        return [h["loss"] for h in self.history]
+
+
+def lr_at(step: int, total: int, warmup: int, lr: float, min_lr: float = 0.0) -> float:
+    """MAE's schedule per iteration: linear warm-up from 0 over ``warmup`` steps, then half-cycle
+    cosine from ``lr`` to ``min_lr`` at ``total``."""
+    if step < warmup:
+        return lr * step / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def build_optimizer(model: MaskedAutoencoder, config: PretrainConfig) -> torch.optim.AdamW:
+    """AdamW with timm's parameter groups: no weight decay on biases, norms (all 1-d tensors) and the
+    CLS/mask tokens and position embeddings (official MAE decays the two tokens; we follow timm)."""
+    from timm.optim import param_groups_weight_decay
+
+    groups = param_groups_weight_decay(model, config.weight_decay, no_weight_decay_list=model.no_weight_decay())
+    return torch.optim.AdamW(groups, lr=0.0, betas=config.betas)
+
+
+def _step_generator(seed: int, step: int, stream: int) -> torch.Generator:
+    # distinct, reproducible stream per (seed, step, purpose)
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4 + stream)
+
+
+def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator, offset: int = 0,
+                  total: int | None = None) -> torch.Tensor:
+    """MAE's augmentation on a batch [N, C, H, W]: ``flip`` (horizontal, p=0.5) or ``rrc_flip``
+    (RandomResizedCrop scale 0.2-1, ratio 3/4-4/3, bicubic, then flip). Parameters come from
+    ``generator`` (CPU) so they are reproducible; they are drawn for ``total`` images (the global
+    batch) and rows ``offset:offset+N`` are used, so a process's slice gets its images' parameters."""
+    if kind == "none":
+        return x
+    total = x.shape[0] if total is None else total
+    rows = slice(offset, offset + x.shape[0])
+    N = total
+    if kind == "rrc_flip":
+        area = torch.empty(N).uniform_(0.2, 1.0, generator=generator)
+        logr = torch.empty(N).uniform_(math.log(3 / 4), math.log(4 / 3), generator=generator)
+        ratio = logr.exp()
+        w = (area * ratio).sqrt().clamp(max=1.0)  # crop size as a fraction of the side
+        h = (area / ratio).sqrt().clamp(max=1.0)
+        cx = (torch.rand(N, generator=generator) * 2 - 1) * (1 - w)  # centre in [-1+w, 1-w]
+        cy = (torch.rand(N, generator=generator) * 2 - 1) * (1 - h)
+        theta = torch.zeros(N, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = w, cx, h, cy
+        grid = F.affine_grid(theta[rows].to(x), list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    flip = (torch.rand(N, generator=generator) < 0.5)[rows].to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+class _StepBatches(torch.utils.data.Sampler):
+    """Indices of this process's slice of the global batch, for steps ``start..total-1``.
+
+    Epoch e is a permutation seeded by (seed, e); step s takes batch s mod (N // B) of it (the last
+    incomplete batch is dropped, as in MAE's ``drop_last``)."""
+
+    def __init__(self, n: int, config: PretrainConfig, start: int, total: int, info: DistInfo) -> None:
+        self.n, self.cfg, self.start, self.total, self.info = n, config, start, total, info
+        self.per_epoch = n // config.batch_size
+        self.local = config.batch_size // info.world_size
+
+    def indices(self, step: int) -> torch.Tensor:
+        epoch, pos = divmod(step, self.per_epoch)
+        perm = torch.randperm(self.n, generator=_step_generator(self.cfg.seed, epoch, 0))
+        batch = perm[pos * self.cfg.batch_size:(pos + 1) * self.cfg.batch_size]
+        return batch[self.info.rank * self.local:(self.info.rank + 1) * self.local]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.total):
+            yield self.indices(step).tolist()
+
+    def __len__(self) -> int:
+        return self.total - self.start
+
+
+def _first_image(item: Any) -> torch.Tensor:
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def _collate(items: Sequence[Any]) -> torch.Tensor:
+    return torch.stack([_first_image(i) for i in items])
+
+
+def _check_data(images: torch.Tensor | Dataset, model: MaskedAutoencoder, batch: int) -> int:
+    c, s = model.cfg.in_chans, model.cfg.img_size
+    if isinstance(images, torch.Tensor):
+        if images.ndim != 4 or images.shape[1:] != (c, s, s) or not images.is_floating_point():
+            raise ValueError(f"images must be a float [N, {c}, {s}, {s}] tensor for model "
+                             f"{tuple(images.shape[1:]) if images.ndim == 4 else ''}, got {images.dtype} "
+                             f"{tuple(images.shape)}")
+        n = images.shape[0]
+    else:
+        n = len(images)
+        first = _first_image(images[0])
+        if tuple(first.shape) != (c, s, s):
+            raise ValueError(f"dataset items must be [{c}, {s}, {s}] images (or (image, label)), got {tuple(first.shape)}")
+    if n < batch:
+        raise ValueError(f"{n} images cannot fill one global batch of {batch}; lower batch_size")
+    return n
+
+
+def _resolve_device(name: str) -> torch.device:
+    from mae_hlvm.reproducibility import pick_device
+
+    return pick_device(name)
+
+
+def _check_resume(saved: dict[str, Any], config: PretrainConfig) -> None:
+    now = config.to_dict()
+    diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
+    if diff:
+        raise ValueError("cannot resume: the checkpoint was trained with a different configuration for "
+                         + ", ".join(f"{k} (checkpoint {saved.get(k)!r}, now {now[k]!r})" for k in diff))
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """The JSON lines a run wrote (``metrics.jsonl``), one dict per logged step."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"metrics file {str(path)!r} does not exist")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_history(history: Sequence[dict[str, float]] | str | Path, ax=None, smooth: int = 1):
+    """Loss (log scale) and learning rate against step; ``history`` may be a metrics.jsonl path.
+    ``smooth`` > 1 overlays a running mean over that many logged steps. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    hist = read_metrics(history) if isinstance(history, (str, Path)) else list(history)
+    if not hist:
+        raise ValueError("history is empty: nothing to plot")
+    step = np.array([h["step"] for h in hist])
+    loss = np.array([h["loss"] for h in hist])
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = ax.figure
+    ax.plot(step, loss, lw=0.8, alpha=0.5 if smooth > 1 else 1.0, label="loss")
+    if smooth > 1 and len(loss) >= smooth:
+        ax.plot(step[smooth - 1:], np.convolve(loss, np.ones(smooth) / smooth, mode="valid"), label=f"mean of {smooth}")
+    ax.set(xlabel="optimiser step", ylabel="masked-patch MSE", yscale="log")
+    ax2 = ax.twinx()
+    ax2.plot(step, [h["lr"] for h in hist], color="grey", lw=0.8, ls="--")
+    ax2.set_ylabel("learning rate", color="grey")
+    ax.legend(loc="upper right", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: bool | str | Path = False,
+             until_step: int | None = None, model: MaskedAutoencoder | None = None) -> PretrainResult:
+    """Pretrain an MAE on ``images`` ([N, C, H, W] float tensor, or a Dataset of images or
+    (image, label) pairs) under ``config``; the same call serves notebooks, the CLI and torchrun.
+
+    Args:
+        resume: True resumes from ``<output_dir>/checkpoint.pt`` when it exists; a path resumes from
+            that file. The configuration must match the checkpoint's (except logging/IO fields).
+        until_step: stop (with a checkpoint) once this many steps are done, e.g. to time-slice a job.
+        model: start from this model instead of a fresh ``config.model`` (ignored when resuming).
+
+    Raises:
+        FloatingPointError: a non-finite loss, naming the step; the last checkpoint is left as it was.
+    """
+    device = _resolve_device(config.device)
+    info = init_distributed(device)
+    device = local_device(device, info)
+    if config.batch_size % info.world_size:
+        raise ValueError(f"global batch_size {config.batch_size} must be divisible by the {info.world_size} processes")
+    out_dir = Path(config.output_dir) if config.output_dir else None
+    ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
+
+    torch.manual_seed(config.seed)
+    net = model if model is not None else MaskedAutoencoder(config.model_config())
+    n = _check_data(images, net, config.batch_size)
+    grid = net.mask_grid(config.mask_unit)
+    eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
+    per_epoch = n // config.batch_size
+    total = config.steps if config.steps is not None else max(1, round(config.epochs * per_epoch))
+    warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_epochs * per_epoch)
+    peak_lr = config.lr if config.lr is not None else config.blr * config.batch_size / 256
+    optimizer = build_optimizer(net, config)
+
+    start, history = 0, []
+    resume_from = ckpt_path if resume is True else (Path(resume) if resume else None)
+    if resume_from is not None and resume_from.is_file():
+        state = load_checkpoint(resume_from)
+        _check_resume(state.get("config", {}), config)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state["step"]), list(state["history"])
+    elif resume not in (False, True):
+        raise FileNotFoundError(f"resume checkpoint {str(resume)!r} does not exist")
+    net.to(device)
+    optimizer.load_state_dict(optimizer.state_dict())  # moves optimizer state to the parameters' device
+
+    amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
+    runner: torch.nn.Module = net
+    if config.compile:
+        net.compile()
+    if info.enabled:
+        runner = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = _StepBatches(n, config, start, total, info)
+    if isinstance(images, torch.Tensor):
+        batches: Iterator[torch.Tensor] = (images[sampler.indices(s)] for s in range(start, total))
+    else:
+        batches = iter(DataLoader(images, batch_sampler=sampler, collate_fn=_collate,
+                                  num_workers=config.num_workers, pin_memory=device.type == "cuda"))
+
+    metrics_file = None
+    if info.is_main and out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics_file = (out_dir / METRICS_NAME).open("w")
+        for h in history:  # the file always mirrors the history of the checkpoint plus new steps
+            metrics_file.write(json.dumps(h) + "\n")
+
+    last_saved: list[int] = [start] if start else []
+
+    def save(step: int) -> None:
+        if ckpt_path is not None:
+            last_saved.append(step)
+        if info.is_main and ckpt_path is not None:
+            save_checkpoint(ckpt_path, {
+                "format": FORMAT, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "step": step, "history": history, "config": config.to_dict(),
+                "model_config": asdict(net.cfg), "effective_mask_ratio": eff_ratio,
+                "world_size": info.world_size})
+        barrier(info)
+
+    stop = min(total, until_step) if until_step is not None else total
+    bar = None
+    if config.progress and info.is_main:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=stop, initial=start, desc="pretrain", unit="step", leave=False)
+    local = config.batch_size // info.world_size
+    runner.train()
+    t0 = time.perf_counter()
+    try:
+        for step in range(start, stop):
+            x = next(batches).to(device, non_blocking=True)
+            x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
+                              offset=info.rank * local, total=config.batch_size)
+            _, _, m = random_masking_indices(config.batch_size, grid, config.mask_ratio,
+                                             generator=_step_generator(config.seed, step, 1))
+            m = m[info.rank * local:(info.rank + 1) * local].bool().to(device)
+            lr = lr_at(step, total, warmup, peak_lr, config.min_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = runner(x, mask=m).loss
+            loss_mean = all_reduce_mean(loss.detach().float(), info)
+            if not torch.isfinite(loss_mean):
+                where = f"{ckpt_path} (step {last_saved[-1]})" if last_saved else "none written"
+                raise FloatingPointError(f"non-finite loss {loss_mean.item()} at step {step + 1}; training stopped, "
+                                         f"last good checkpoint left intact: {where}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_grad:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_grad)
+            optimizer.step()
+            done = step + 1
+            if done % config.log_every == 0 or done == stop:
+                row = {"step": done, "epoch": done / per_epoch, "loss": float(loss_mean), "lr": lr,
+                       "mask_ratio": eff_ratio, "seconds": time.perf_counter() - t0}
+                history.append(row)
+                if metrics_file is not None:
+                    metrics_file.write(json.dumps(row) + "\n")
+                    metrics_file.flush()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss_mean):.4f}")
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done != stop:
+                save(done)
+        save(stop)
+    finally:
+        if bar is not None:
+            bar.close()
+        if metrics_file is not None:
+            metrics_file.close()
+    net.eval()
+    return PretrainResult(net, history, ckpt_path, eff_ratio, config)
