@@ -93,3 +93,10 @@ def test_cli_override_needs_one_chapter(tmp_path: Path, monkeypatch, capsys):
     assert book.main(["--profile", "smoke", "--only", "toy", "-p", "x", "7"]) == 0
     assert book.main(["--profile", "smoke", "--only", "toy", "-p", "w", "7"]) == 1
     assert "unknown parameter(s) w" in capsys.readouterr().err
+
+
+def test_chapter_parameters_merge_defaults_and_profile(tmp_path: Path):
+    r = _make_root(tmp_path, "y = 1", params={"x": 9})
+    assert book.chapter_parameters(r, "toy", "smoke") == {"x": 9, "profile": "smoke"}
+    (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump({p: {} for p in book.PROFILES}))
+    assert book.chapter_parameters(r, "toy", "paper") == {"x": 1, "profile": "paper"}

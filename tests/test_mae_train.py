@@ -217,3 +217,14 @@ def test_gradient_clipping_limits_the_update(images):
     clipped = pretrain(micro_config(steps=3, warmup_steps=0, clip_grad=1e-8), images)
     assert free.losses[0] == clipped.losses[0]  # same init, same first batch
     assert free.losses[1:] != clipped.losses[1:]
+
+
+def test_config_from_chapter_parameters():
+    params = dict(data="fashion_mnist", model_name="mae_tiny", img_size=28, norm_pix_loss=True, mask_ratio=0.6,
+                  mask_unit=4, steps=7, seed=3, n_images=10, profile="smoke")
+    cfg = PretrainConfig.from_chapter(params, device="cpu")
+    assert cfg.model == "mae_tiny" and cfg.mask_ratio == 0.6 and cfg.steps == 7 and cfg.seed == 3
+    assert cfg.model_overrides == dict(img_size=28, in_chans=1, norm_pix_loss=True) and cfg.device == "cpu"
+    assert cfg.model_config().in_chans == 1
+    with pytest.raises(ValueError, match="lack data"):
+        PretrainConfig.from_chapter({"model_name": "mae_tiny", "img_size": 32, "norm_pix_loss": False})

@@ -106,6 +106,20 @@ def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
     return params
 
 
+def chapter_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
+    """Every parameter of chapter ``name`` as it runs at ``profile``: notebook defaults, then the profile.
+
+    For a chapter that must rebuild another chapter's result with the same settings.
+    """
+    import ast
+
+    defaults = notebook_parameters(root / NOTEBOOK_DIR / f"{name}.ipynb")
+    params = {k: ast.literal_eval(v) for k, v in defaults.items()}  # papermill reports source text
+    params.update(profile_parameters(root, name, profile))
+    params["profile"] = profile
+    return params
+
+
 def run_chapter(root: Path, name: str, profile: str, out_dir: Path | None = None,
                 overrides: dict[str, Any] | None = None) -> ChapterRun:
     """Execute one chapter; on failure raise BookError naming the chapter, the cell and its error.

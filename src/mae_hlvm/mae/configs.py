@@ -158,6 +158,25 @@ class PretrainConfig:
             raise ValueError(f"config file {p} must hold a mapping of PretrainConfig keys, got {type(data).__name__}")
         return cls.from_dict(data)
 
+    @classmethod
+    def from_chapter(cls, params: dict[str, Any], **fields_: Any) -> "PretrainConfig":
+        """The run that the pretraining chapter's parameters describe (``notebooks/06_pretraining``).
+
+        ``params`` uses the chapter's names: ``model_name``, ``data`` (``"fashion_mnist"`` means one
+        channel), ``img_size``, ``norm_pix_loss`` and the PretrainConfig fields of the same name.
+        ``fields_`` sets anything else (device, output_dir, progress...). Other chapters call this so
+        that they rebuild exactly the chapter's model.
+        """
+        missing = sorted({"model_name", "data", "img_size", "norm_pix_loss"} - set(params))
+        if missing:
+            raise ValueError(f"chapter parameters lack {', '.join(missing)}")
+        overrides = dict(img_size=params["img_size"], in_chans=1 if params["data"] == "fashion_mnist" else 3,
+                         norm_pix_loss=params["norm_pix_loss"])
+        shared = ("mask_ratio", "mask_unit", "batch_size", "steps", "warmup_steps", "blr", "weight_decay",
+                  "augment", "amp", "seed")
+        return cls(model=params["model_name"], model_overrides=overrides,
+                   **{k: params[k] for k in shared if k in params}, **fields_)
+
     def replace(self, **changes: Any) -> "PretrainConfig":
         return dataclasses.replace(self, **changes)
 
