@@ -4,6 +4,8 @@ A unit of size u covers an aligned u x u block of pixels (the paper's "patch siz
 masking unit). A mask with ratio r masks whole units: the kept count is round(n_units * (1 - r))
 (half to even), so the effective ratio n_masked / n_units is reported beside r, and for an even
 n_units the masked counts at r and 1 - r add up to n_units (complementary effective ratios).
+The training side (mae_hlvm.mae.masking) truncates instead, as MAE's int() does; the two can
+differ by one unit when U(1 - r) is not whole, which is why both report the effective ratio.
 """
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ Vocabulary (all sizes in pixels unless said otherwise):
 The kept amount is counted in whole units, ``n_keep = floor(U * (1 - r))``, so no unit is ever
 partly visible; the *effective* ratio ``1 - n_keep / U`` can therefore differ from the requested r
 and is what the training loop logs (Hu et al. 2022 count patches instead, leaving one unit split).
+The theory side (mae_hlvm.hierarchy.masks) rounds, so that ratios r and 1 - r stay complementary;
+the two differ by at most one unit, only when U(1 - r) is not whole.
 """
 from __future__ import annotations
 
