@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mae_hlvm.mae import create_mae
 from mae_hlvm.mae.masking import random_masking_indices
+from mae_hlvm.reproducibility import measure_matmul_flops
 
 
 @dataclass
@@ -45,22 +46,6 @@ class Row:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, reps: int) -> float:
-    """Measured FLOP/s of an n x n @ n x n matmul in ``dtype`` (best of ``reps``)."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    sync(device)
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
 
 
 def make_step(model, opt, imgs, ratio, all_tokens, amp, device):
@@ -130,7 +115,8 @@ def main(argv=None) -> int:
                "mae_vit_base_patch16": args.batch_base or (128 if cuda else 4)}
     start = time.perf_counter()
     n = 8192 if cuda else 1024
-    peaks = {"fp32": matmul_peak(device, torch.float32, n, 5), "bf16": matmul_peak(device, torch.bfloat16, n, 5)}
+    peaks = {"fp32": measure_matmul_flops(n, torch.float32, str(device)),
+             "bf16": measure_matmul_flops(n, torch.bfloat16, str(device))}
     dev_name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     print(f"# MAE train throughput on {dev_name}, torch {torch.__version__}")
     print(f"measured matmul peak ({n}x{n}): fp32 {peaks['fp32'] / 1e12:.2f} TFLOP/s, bf16 {peaks['bf16'] / 1e12:.2f} TFLOP/s"

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..reproducibility import pick_device
 from .checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from .configs import PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
@@ -147,12 +148,6 @@ def _check_data(images: torch.Tensor | Dataset, model: MaskedAutoencoder, batch:
     return n
 
 
-def _resolve_device(name: str) -> torch.device:
-    from mae_hlvm.reproducibility import pick_device
-
-    return pick_device(name)
-
-
 def _check_resume(saved: dict[str, Any], config: PretrainConfig) -> None:
     now = config.to_dict()
     diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
@@ -211,7 +206,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     Raises:
         FloatingPointError: a non-finite loss, naming the step; the last checkpoint is left as it was.
     """
-    device = _resolve_device(config.device)
+    device = pick_device(config.device)
     info = init_distributed(device)
     device = local_device(device, info)
     if config.batch_size % info.world_size:
