@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mae_hlvm.mae import create_mae
 from mae_hlvm.mae.masking import random_masking_indices
-from mae_hlvm.reproducibility import measure_matmul_flops
+from mae_hlvm.compute import measure_matmul_flops
 
 
 @dataclass

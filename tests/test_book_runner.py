@@ -72,8 +72,9 @@ def test_failing_chapter_names_notebook_and_error_and_keeps_copy(tmp_path: Path)
     r = _make_root(tmp_path, "raise ValueError('boom 42')")
     with pytest.raises(book.BookError, match=r"chapter 'toy' \(smoke\) failed in cell .*ValueError: boom 42") as err:
         book.run_book(r, "smoke")
-    kept = r / "book" / "executed" / "toy.ipynb"
+    kept = r / "book" / "executed" / "toy.failed.ipynb"
     assert kept.is_file() and str(kept) in str(err.value)
+    assert not (r / "book" / "executed" / "toy.ipynb").exists()
 
 
 def test_cli_exit_code_and_message(tmp_path: Path, monkeypatch, capsys):
@@ -95,8 +96,36 @@ def test_cli_override_needs_one_chapter(tmp_path: Path, monkeypatch, capsys):
     assert "unknown parameter(s) w" in capsys.readouterr().err
 
 
-def test_chapter_parameters_merge_defaults_and_profile(tmp_path: Path):
-    r = _make_root(tmp_path, "y = 1", params={"x": 9})
-    assert book.chapter_parameters(r, "toy", "smoke") == {"x": 9, "profile": "smoke"}
-    (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump({p: {} for p in book.PROFILES}))
-    assert book.chapter_parameters(r, "toy", "paper") == {"x": 1, "profile": "paper"}
+def test_failed_chapter_keeps_the_last_good_copy(tmp_path: Path):
+    r = _make_root(tmp_path, "assert x == 1")
+    good = book.run_book(r, "smoke")[0].output
+    before = good.read_bytes()
+    with pytest.raises(book.BookError, match="toy.failed.ipynb"):
+        book.run_chapter(r, "toy", "smoke", overrides={"x": 2})
+    assert good.read_bytes() == before
+    assert (r / "book" / "executed" / "toy.failed.ipynb").is_file()
+    book.run_chapter(r, "toy", "smoke")  # a later success removes the failed copy
+    assert not (r / "book" / "executed" / "toy.failed.ipynb").exists()
+
+
+def test_injected_parameters_are_hidden_in_the_executed_copy(tmp_path: Path):
+    r = _make_root(tmp_path, "y = x", params={"x": 5})
+    out = book.run_book(r, "smoke")[0].output
+    cells = nbformat.read(out, as_version=4).cells
+    injected = [c for c in cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" in injected[0].metadata["tags"]
+
+
+def test_malformed_profile_yaml_names_the_file(tmp_path: Path):
+    r = _make_root(tmp_path, "y = 1")
+    (r / "notebooks" / "profiles" / "toy.yaml").write_text("smoke: [1, 2\n")
+    with pytest.raises(book.BookError, match="toy.yaml is not valid YAML"):
+        book.profile_parameters(r, "toy", "smoke")
+
+
+def test_progress_lines_are_passed_on(capsys):
+    sink = book._ProgressLines("toy")
+    sink.write("[pretrain] step 1/2 loss 0.1\nsome warn")
+    sink.write("ing\n")
+    err = capsys.readouterr().err
+    assert "[book] toy: [pretrain] step 1/2" in err and "warning" not in err

@@ -1,11 +1,17 @@
 """Assumption-1 validation and the graph builders of mae_hlvm.hierarchy."""
+import ast
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pytest
 
-from mae_hlvm.hierarchy import (figure1_graph, figure2_graph, figure4_graph, kary_tree, latents, node_dims,
-                                note_dag, note_forest, note_tree, observables, quadtree, random_layered_dag,
-                                tree_positions, validate_graph, validate_mask)
+import mae_hlvm.hierarchy as hierarchy
+from mae_hlvm.data.vectors import check_graph
+from mae_hlvm.hierarchy import (GraphError, check_assumption1, compile, figure1_graph, figure2_graph,
+                                figure4_graph, kary_tree, latents, node_dims, note_dag, note_forest, note_tree,
+                                observables, quadtree, random_layered_dag, tree_positions, validate_graph,
+                                validate_mask)
 
 
 def _graph(edges, observed):
@@ -104,3 +110,40 @@ def test_node_dims_follow_invertibility():
     g.nodes["z1"]["dim"] = 3
     d = node_dims(g)
     assert d["z1"] == 3 and d["z2"] == 4 and d["x2"] == 1 + d["z2"] + d["z3"]
+
+
+def test_one_validator_one_error_type():
+    dead_end = _graph([("z", "x1"), ("z", "x2"), ("z", "w")], {"x1", "x2"})
+    one_pixel = _graph([("z", "x1")], {"x1"})
+    for strict in (validate_graph, compile):
+        for g, message in [(dead_end, "'w'.*no observable descendant"), (one_pixel, "1 observable"),
+                           (nx.DiGraph(), "no nodes")]:
+            with pytest.raises(GraphError, match=message):
+                strict(g)
+    # the sampler's relaxed reading: one observable and a dead-end latent are fine, the rest is not
+    check_assumption1(dead_end, min_observables=1, latents_reach_observables=False)
+    assert check_graph(one_pixel) == ["z", "x1"]
+    with pytest.raises(GraphError, match="edge 'x1' -> 'x2' leaves an observable"):
+        check_graph(_graph([("z", "x1"), ("x1", "x2")], {"x1", "x2"}))
+    assert issubclass(GraphError, ValueError)
+
+
+def test_checked_arrays():
+    checked = check_assumption1(note_dag())
+    assert checked.nodes == tuple(note_dag())
+    heights = dict(zip(checked.nodes, checked.height.tolist()))
+    assert heights == {"z1": 2, "z2": 1, "z3": 1, "x1": 0, "x2": 0, "x3": 0}
+    assert checked.observed.sum() == 3 and (checked.noise_dim == 1).all()
+
+
+def test_hierarchy_modules_import_one_way():
+    # assumption <- graphs <- locate: no module imports (at top or inside a function) one that imports it
+    folder = Path(hierarchy.__file__).parent
+    imports = {p.stem: {n.module for n in ast.walk(ast.parse(p.read_text()))
+                        if isinstance(n, ast.ImportFrom) and n.level == 1}
+               for p in folder.glob("*.py")}
+    assert imports["assumption"] == set()
+    assert "locate" not in imports["graphs"]
+    for module, targets in imports.items():
+        for target in targets:
+            assert module not in imports.get(target, set()), f"{module} <-> {target}"

@@ -10,7 +10,10 @@ from mae_hlvm.hierarchy import (brute_force_locate, compile, grid_mask_nodes, la
                                 random_unit_masks)
 
 X = {f"x{i}" for i in range(1, 9)}
-TREE_TABLE = [  # (mask, A, c) from shared/notes/algorithm-1.md
+# (mask, A, c) on note_tree(): the worked examples of Algorithm 1 as reconstructed in the book's chapter 03
+# (notebooks/03_locating_c.ipynb, "The worked examples"), with A and c as defined in the docstring of
+# src/mae_hlvm/hierarchy/locate.py
+TREE_TABLE = [
     ({"x5", "x6", "x7", "x8"}, {"z1"}, {"z1"}),
     ({"x5", "x6"}, {"z1", "z3"}, {"z3"}),
     ({"x5"}, {"z1", "z3", "z6"}, {"z6"}),

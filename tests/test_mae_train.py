@@ -178,7 +178,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, images):
     one = pretrain(micro_config(steps=4), images)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "mae_hlvm.mae.pretrain", "--data", str(tmp_path / "imgs.pt"), "--model-overrides", json.dumps(MICRO),
+           "-m", "mae_hlvm.mae", "--data", str(tmp_path / "imgs.pt"), "--model-overrides", json.dumps(MICRO),
            "--batch-size", "8", "--steps", "4", "--warmup-steps", "2", "--lr", "1e-3", "--mask-unit", "8",
            "--mask-ratio", "0.5", "--augment", "flip", "--device", "cpu", "--no-progress",
            "--output-dir", str(tmp_path / "ddp")]
@@ -191,16 +191,17 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, images):
     assert time.perf_counter() - t < 60
 
 
-def test_pretrain_name_is_the_function_even_after_importing_the_cli_module(images):
+def test_pretrain_name_is_the_function_after_importing_the_cli_modules(images):
     import mae_hlvm.mae as mae
-    import mae_hlvm.mae.pretrain  # noqa: F401  (python -m mae_hlvm.mae.pretrain)
+    import mae_hlvm.mae.cli  # noqa: F401  (what python -m mae_hlvm.mae runs)
 
+    assert callable(mae.pretrain) and mae.pretrain.__module__ == "mae_hlvm.mae.train"
     res = mae.pretrain(micro_config(steps=1), images)
     assert len(res.history) == 1
 
 
 def test_pretraining_data_specs(tmp_path):
-    from mae_hlvm.mae import pretraining_data
+    from mae_hlvm.data import pretraining_data
 
     x = pretraining_data("shapes:4", img_size=16)
     assert x.shape == (4, 3, 16, 16) and 0 <= float(x.min()) and float(x.max()) <= 1
@@ -217,14 +218,3 @@ def test_gradient_clipping_limits_the_update(images):
     clipped = pretrain(micro_config(steps=3, warmup_steps=0, clip_grad=1e-8), images)
     assert free.losses[0] == clipped.losses[0]  # same init, same first batch
     assert free.losses[1:] != clipped.losses[1:]
-
-
-def test_config_from_chapter_parameters():
-    params = dict(data="fashion_mnist", model_name="mae_tiny", img_size=28, norm_pix_loss=True, mask_ratio=0.6,
-                  mask_unit=4, steps=7, seed=3, n_images=10, profile="smoke")
-    cfg = PretrainConfig.from_chapter(params, device="cpu")
-    assert cfg.model == "mae_tiny" and cfg.mask_ratio == 0.6 and cfg.steps == 7 and cfg.seed == 3
-    assert cfg.model_overrides == dict(img_size=28, in_chans=1, norm_pix_loss=True) and cfg.device == "cpu"
-    assert cfg.model_config().in_chans == 1
-    with pytest.raises(ValueError, match="lack data"):
-        PretrainConfig.from_chapter({"model_name": "mae_tiny", "img_size": 32, "norm_pix_loss": False})

@@ -72,3 +72,46 @@ def test_readme_states_the_two_commands_first():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_chapter_knobs_have_one_definition(root: Path, name: str):
+    """The Params class named in the notebook is the one definition: the parameters cell mirrors its
+    defaults (python -m mae_hlvm.book --sync-parameters writes it), and the default profile adds nothing."""
+    cls = book.params_class(root, name)
+    assert cls is not None, f"{name} names no Params class in its metadata (mae_hlvm.params)"
+    nb = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    assert "".join(cell["source"]) == cls.parameters_cell(), \
+        f"{name}: parameters cell out of date; run python -m mae_hlvm.book --sync-parameters"
+    assert "remove-cell" in cell["metadata"]["tags"], f"{name}: the parameters cell is shown once, as a table"
+    assert book.profile_parameters(root, name, "default") == {}, \
+        f"{name}: the default profile is the defaults of {cls.__name__}; list only smoke/paper differences"
+
+
+def test_a_profile_naming_an_unknown_knob_fails(root: Path, tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(root / "notebooks", copy / "notebooks")
+    shutil.copy(root / "_toc.yml", copy / "_toc.yml")
+    prof = copy / "notebooks" / "profiles" / "06_pretraining.yaml"
+    sets = yaml.safe_load(prof.read_text())
+    sets["smoke"]["mask_ratoi"] = 0.5
+    prof.write_text(yaml.safe_dump(sets))
+    with pytest.raises(book.BookError, match="unknown parameter.*mask_ratoi.*valid parameters:.*mask_ratio"):
+        book.profile_parameters(copy, "06_pretraining", "smoke")
+    sets["smoke"] = {"steps": "12"}
+    prof.write_text(yaml.safe_dump(sets))
+    with pytest.raises(book.BookError, match=r"steps must be int, got '12'"):
+        book.profile_parameters(copy, "06_pretraining", "smoke")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_code_fits_the_page(path: Path):
+    """Code lines longer than about 100 characters run past the edge of the rendered page."""
+    nb = json.loads(path.read_text())
+    long = [line for c in nb["cells"] if c["cell_type"] == "code"
+            and "remove-cell" not in c.get("metadata", {}).get("tags", [])
+            for line in "".join(c["source"]).splitlines() if len(line) > 100]
+    assert not long, f"{path.name}: {len(long)} code line(s) over 100 characters, e.g. {long[0]!r}"

@@ -9,11 +9,20 @@ Usage::
     python -m mae_hlvm.book --profile smoke              # every chapter
     python -m mae_hlvm.book --profile default --only 06_pretraining
     python -m mae_hlvm.book --list                       # chapters, profiles and parameters
+    python -m mae_hlvm.book --sync-parameters            # rewrite parameters cells from the Params classes
+
+A chapter names the :class:`mae_hlvm.experiments.params.Params` subclass that defines its knobs in
+its notebook metadata (``"mae_hlvm": {"params": "module:Class"}``). That class is the one definition
+of the knobs: its defaults are the ``default`` profile (whose profile entry is therefore ``{}``), the
+``smoke`` and ``paper`` entries list what differs, and the notebook's ``parameters`` cell is generated
+from it. The executed copy hides the parameters cells: the chapter shows the values it used once.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -74,8 +83,23 @@ def chapters(root: Path) -> list[str]:
     return names
 
 
+def params_class(root: Path, name: str) -> type | None:
+    """The Params class that chapter ``name`` names in its notebook metadata, or None."""
+    import nbformat
+
+    meta = nbformat.read(root / NOTEBOOK_DIR / f"{name}.ipynb", as_version=4).metadata.get("mae_hlvm", {})
+    target = meta.get("params")
+    if not target:
+        return None
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise BookError(f"chapter {name!r} names Params class {target!r}, which cannot be imported: {err}") from None
+
+
 def notebook_parameters(path: Path) -> dict[str, Any]:
-    """Names and defaults of the ``parameters`` cell of a notebook (papermill's reading of it)."""
+    """Names and defaults (source text) of the ``parameters`` cell of a notebook (papermill's reading)."""
     import papermill as pm
 
     found = pm.inspect_notebook(str(path))
@@ -84,72 +108,181 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return {name: spec["default"] for name, spec in found.items()}
 
 
+def known_parameters(root: Path, name: str) -> list[str]:
+    """The knobs chapter ``name`` takes (besides ``profile``)."""
+    cls = params_class(root, name)
+    if cls is not None:
+        return list(cls.knobs())
+    return [k for k in notebook_parameters(root / NOTEBOOK_DIR / f"{name}.ipynb") if k != "profile"]
+
+
+def _check_values(root: Path, name: str, values: dict[str, Any], where: str) -> None:
+    """Refuse unknown knobs (listing the valid ones) and, with a Params class, wrong types or ranges."""
+    known = known_parameters(root, name)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise BookError(f"unknown parameter(s) {', '.join(unknown)} in {where}; "
+                        f"valid parameters: {', '.join(sorted(['profile', *known]))}")
+    cls = params_class(root, name)
+    if cls is not None:
+        from mae_hlvm.experiments.params import ParamsError
+
+        try:
+            cls.from_dict(values)
+        except ParamsError as err:
+            raise BookError(f"{where}: {err}") from None
+
+
 def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
-    """The parameter set ``profile`` of chapter ``name``, checked against the notebook's own."""
+    """The values that ``profile`` sets for chapter ``name`` (what the runner injects), checked."""
     if profile not in PROFILES:
         raise BookError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     path = root / PROFILE_DIR / f"{name}.yaml"
     if not path.is_file():
         raise BookError(f"chapter {name!r} has no profile file {PROFILE_DIR / (name + '.yaml')}")
-    sets = yaml.safe_load(path.read_text()) or {}
+    try:
+        sets = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise BookError(f"{PROFILE_DIR / path.name} is not valid YAML: {err}") from None
+    if not isinstance(sets, dict):
+        raise BookError(f"{PROFILE_DIR / path.name} must map profile names to parameter sets")
     missing = [p for p in PROFILES if p not in sets]
     if missing:
         raise BookError(f"{path.name} lacks profile(s) {', '.join(missing)}; every chapter defines {', '.join(PROFILES)}")
-    params = dict(sets[profile] or {})
-    known = notebook_parameters(root / NOTEBOOK_DIR / f"{name}.ipynb")
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise BookError(
-            f"profile {profile!r} of {name!r} sets unknown parameter(s) {', '.join(unknown)}; "
-            f"valid parameters: {', '.join(sorted(known))}"
-        )
-    return params
+    params = sets[profile] or {}
+    if not isinstance(params, dict):
+        raise BookError(f"profile {profile!r} of {path.name} must be a mapping of parameters, got {params!r}")
+    _check_values(root, name, params, f"profile {profile!r} of {name!r}")
+    return dict(params)
 
 
-def chapter_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
-    """Every parameter of chapter ``name`` as it runs at ``profile``: notebook defaults, then the profile.
+def chapter_params(name: str, profile: str, root: Path | None = None, **overrides: Any) -> Any:
+    """The Params object chapter ``name`` runs with at ``profile`` (plus ``overrides``).
 
-    For a chapter that must rebuild another chapter's result with the same settings.
-    """
-    import ast
+    For a chapter that uses another chapter's computation with the same settings, e.g. the evaluation
+    chapter asking for the pretraining chapter's run."""
+    root = root or find_root()
+    cls = params_class(root, name)
+    if cls is None:
+        raise BookError(f"chapter {name!r} names no Params class in its notebook metadata")
+    return cls.from_dict({**profile_parameters(root, name, profile), **overrides},
+                         source=f"profile {profile!r} of {name!r}")
 
-    defaults = notebook_parameters(root / NOTEBOOK_DIR / f"{name}.ipynb")
-    params = {k: ast.literal_eval(v) for k, v in defaults.items()}  # papermill reports source text
-    params.update(profile_parameters(root, name, profile))
-    params["profile"] = profile
-    return params
+
+def sync_parameters(root: Path) -> list[str]:
+    """Rewrite each chapter's ``parameters`` cell from its Params class; returns the chapters changed."""
+    import nbformat
+
+    changed = []
+    for name in chapters(root):
+        cls = params_class(root, name)
+        if cls is None:
+            continue
+        path = root / NOTEBOOK_DIR / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+        if cell is None:
+            raise BookError(f"{path} has no cell tagged 'parameters'")
+        source = cls.parameters_cell()
+        if cell.source != source:
+            cell.source = source
+            nbformat.write(nb, path)
+            changed.append(name)
+    return changed
+
+
+class _ProgressLines:
+    """A file-like sink for the kernel's stderr that passes on progress lines (``[pretrain] ...``) with
+    the chapter's name, so a long chapter shows signs of life; other stderr stays in the notebook."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.pending = name, ""
+
+    def write(self, text: str) -> None:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.startswith("[") and "]" in line:
+                print(f"[book] {self.name}: {line}", file=sys.stderr, flush=True)
+
+    def flush(self) -> None:
+        pass
+
+
+def _kernel_manager(log: Path) -> type:
+    """A kernel manager on IPC sockets whose own console output (ipykernel's log lines, e.g. "running
+    over TCP without encryption" or a KeyboardInterrupt at shutdown) goes to ``log`` instead of the
+    runner's console; cell outputs are unaffected (they travel over the kernel's sockets)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietIPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")  # a local kernel needs no TCP ports
+            super().__init__(**kwargs)
+
+        async def _async_start_kernel(self, **kw: Any) -> None:
+            kw.setdefault("stderr", log.open("a"))
+            kw.setdefault("stdout", kw["stderr"])
+            await super()._async_start_kernel(**kw)
+
+        start_kernel = _async_start_kernel
+
+    return QuietIPCKernelManager
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell``: the chapter shows its values once."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
 
 
 def run_chapter(root: Path, name: str, profile: str, out_dir: Path | None = None,
                 overrides: dict[str, Any] | None = None) -> ChapterRun:
     """Execute one chapter; on failure raise BookError naming the chapter, the cell and its error.
 
-    The executed copy is written even when a cell fails, so it can be inspected.
-    """
+    The executed copy replaces ``<out_dir>/<name>.ipynb`` only when every cell ran; a failed run is
+    kept as ``<name>.failed.ipynb`` for inspection and the last good copy stays in place."""
     import papermill as pm
 
     params = profile_parameters(root, name, profile)
     if overrides:
-        known = notebook_parameters(root / NOTEBOOK_DIR / f"{name}.ipynb")
-        bad = sorted(set(overrides) - set(known))
-        if bad:
-            raise BookError(f"unknown parameter(s) {', '.join(bad)} for {name!r}; valid parameters: {', '.join(sorted(known))}")
+        _check_values(root, name, {**params, **overrides}, f"the parameters given for {name!r}")
         params.update(overrides)
     params["profile"] = profile  # every chapter takes `profile` so it can say which scale it ran at
     out_dir = out_dir or root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{name}.ipynb"
+    running = out_dir / f".{name}.running.ipynb"
+    failed = out_dir / f"{name}.failed.ipynb"
+    # tqdm.auto (imported by timm) warns in every kernel without ipywidgets; our chapters draw no bars
+    quiet = "ignore:IProgress not found"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     start = time.perf_counter()
     try:
         pm.execute_notebook(
-            str(root / NOTEBOOK_DIR / f"{name}.ipynb"), str(output), parameters=params,
-            cwd=str(root), kernel_name="python3", progress_bar=False,
+            str(root / NOTEBOOK_DIR / f"{name}.ipynb"), str(running), parameters=params,
+            cwd=str(root), kernel_name="python3", progress_bar=False, stderr_file=_ProgressLines(name),
+            kernel_manager_class=_kernel_manager(out_dir / f".{name}.kernel.log"),
         )
     except pm.PapermillExecutionError as err:
+        os.replace(running, failed)
         raise BookError(
             f"chapter {name!r} ({profile}) failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-            f"executed copy kept for inspection: {output}"
+            f"executed copy kept for inspection: {failed}"
         ) from None
+    except BaseException:
+        running.unlink(missing_ok=True)
+        raise
+    _hide_injected_parameters(running)
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
     return ChapterRun(name, profile, output, time.perf_counter() - start, params)
 
 
@@ -190,9 +323,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="override one parameter (YAML value) of the single --only chapter")
     parser.add_argument("--list", action="store_true", help="list chapters, their profiles and parameters")
+    parser.add_argument("--sync-parameters", action="store_true",
+                        help="rewrite each chapter's parameters cell from its Params class, then exit")
     args = parser.parse_args(argv)
     try:
         root = find_root()
+        if args.sync_parameters:
+            changed = sync_parameters(root)
+            print(f"rewrote the parameters cell of {', '.join(changed)}" if changed else "parameters cells in sync")
+            return 0
         if args.list:
             for name in chapters(root):
                 print(name)
@@ -217,3 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def glue_all(values: dict[str, Any]) -> None:
+    """``myst_nb.glue(name, value, display=False)`` for every entry: the numbers a chapter's prose cites."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, value, display=False)

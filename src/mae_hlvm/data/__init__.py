@@ -5,13 +5,15 @@
 - ``shapes``: procedurally rendered hierarchical images (the book's default image dataset) and their
   robustness / cue-conflict variants, with factors, masks and boxes.
 - ``fashion_mnist``: Fashion-MNIST from its IDX files (Debian package ``dataset-fashion-mnist``).
+- ``pretraining``: the named image sources of pretraining (``shapes[:N]``, ``fashion_mnist[:N]``, files, folders).
 - ``folders``: loaders for ImageNet, ImageNet-v2/-R/-A/-Sketch, ObjectNet and the cue-conflict stimuli.
 """
 from mae_hlvm.data.fashion_mnist import load_fashion_mnist, read_idx
+from mae_hlvm.data.pretraining import pretraining_data, pretraining_images
 from mae_hlvm.data.shapes import ShapesBatch, ShapesDataset, render_shapes, shapes_hierarchy
 from mae_hlvm.data.vectors import HierarchicalVectorModel, VectorSample, sample_hierarchy
 
 __all__ = [
     "HierarchicalVectorModel", "ShapesBatch", "ShapesDataset", "VectorSample", "load_fashion_mnist",
-    "read_idx", "render_shapes", "sample_hierarchy", "shapes_hierarchy",
+    "pretraining_data", "pretraining_images", "read_idx", "render_shapes", "sample_hierarchy", "shapes_hierarchy",
 ]

@@ -36,39 +36,41 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mae_hlvm.eval.shape_bias import GEIRHOS_CATEGORIES
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 # PIL modes that convert to RGB without losing meaning (alpha is dropped); others are refused
 RGB_CONVERTIBLE = ("RGB", "L", "LA", "P", "RGBA", "CMYK", "1", "YCbCr")
 WNID_PATTERN = re.compile(r"^n\d{8}$")
 
-# Geirhos et al. (2019) 16 entry-level categories and the ImageNet indices (standard order) that
-# their model-vs-human code aggregates into each (helper/human_categories.py of
-# rgeirhos/texture-vs-shape).
-CUE_CONFLICT_CATEGORIES: dict[str, tuple[int, ...]] = {
-    "airplane": (404,),
-    "bear": (294, 295, 296, 297),
-    "bicycle": (444, 671),
-    "bird": (8, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 23, 24, 80, 81, 82, 83, 87, 88, 89, 90, 91, 92, 93,
-             94, 95, 96, 98, 99, 100, 127, 128, 129, 130, 131, 132, 133, 135, 136, 137, 138, 139, 140, 141, 142,
-             143, 144, 145),
-    "boat": (472, 554, 625, 814, 914),
-    "bottle": (440, 720, 737, 898, 899, 901, 907),
-    "car": (436, 511, 817),
-    "cat": (281, 282, 283, 284, 285, 286),
-    "chair": (423, 559, 765, 857),
-    "clock": (409, 530, 892),
-    "dog": (152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171,
-            172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191,
-            193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 205, 206, 207, 208, 209, 210, 211, 212, 213,
-            214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 226, 228, 229, 230, 231, 232, 233, 234,
-            235, 236, 237, 238, 239, 240, 241, 243, 244, 245, 246, 247, 248, 249, 250, 252, 253, 254, 255, 256,
-            257, 259, 261, 262, 263, 265, 266, 267, 268),
-    "elephant": (385, 386),
-    "keyboard": (508, 878),
-    "knife": (499,),
-    "oven": (766,),
-    "truck": (555, 569, 656, 675, 717, 734, 864, 867),
-}
+# The ImageNet indices (standard order) that Geirhos et al.'s (2019) model-vs-human code aggregates
+# into each of their 16 categories (helper/human_categories.py of rgeirhos/texture-vs-shape), in the
+# order of GEIRHOS_CATEGORIES, the one list of the category names.
+CUE_CONFLICT_CATEGORIES: dict[str, tuple[int, ...]] = dict(zip(GEIRHOS_CATEGORIES, (
+    (404,),  # airplane
+    (294, 295, 296, 297),  # bear
+    (444, 671),  # bicycle
+    (8, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 23, 24, 80, 81, 82, 83, 87, 88, 89, 90, 91, 92, 93,
+     94, 95, 96, 98, 99, 100, 127, 128, 129, 130, 131, 132, 133, 135, 136, 137, 138, 139, 140, 141, 142,
+     143, 144, 145),  # bird
+    (472, 554, 625, 814, 914),  # boat
+    (440, 720, 737, 898, 899, 901, 907),  # bottle
+    (436, 511, 817),  # car
+    (281, 282, 283, 284, 285, 286),  # cat
+    (423, 559, 765, 857),  # chair
+    (409, 530, 892),  # clock
+    (152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171,
+     172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191,
+     193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 205, 206, 207, 208, 209, 210, 211, 212, 213,
+     214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 226, 228, 229, 230, 231, 232, 233, 234,
+     235, 236, 237, 238, 239, 240, 241, 243, 244, 245, 246, 247, 248, 249, 250, 252, 253, 254, 255, 256,
+     257, 259, 261, 262, 263, 265, 266, 267, 268),  # dog
+    (385, 386),  # elephant
+    (508, 878),  # keyboard
+    (499,),  # knife
+    (766,),  # oven
+    (555, 569, 656, 675, 717, 734, 864, 867),  # truck
+), strict=True))
 _CUE_NAME = re.compile(r"^([a-z]+)(\d+)-([a-z]+)(\d+)\.png$")
 
 

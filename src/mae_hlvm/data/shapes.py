@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mae_hlvm.data._threads import one_thread
+from mae_hlvm.compute import torch_threads
 
 CLASS_NAMES: tuple[str, ...] = (
     "circle", "square", "triangle", "star", "cross", "ring", "crescent", "heart", "arrow", "tee",
@@ -485,7 +485,7 @@ def render_shapes(n: int, seed: int, size: int = 32, variant: str = "iid", *,
         raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
     if not 0.0 <= texture_match <= 1.0:
         raise ValueError(f"texture_match is a probability, got {texture_match!r}")
-    with one_thread():
+    with torch_threads(1):  # small ops: see torch_threads
         parts = [_render_chunk(int(seed), c, min(CHUNK, n - c * CHUNK), int(size), variant, texture_match)
                  for c in range(math.ceil(n / CHUNK))]
     images = torch.cat([p[0] for p in parts])

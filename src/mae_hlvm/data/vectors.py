@@ -31,7 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mae_hlvm.data._threads import one_thread
+from mae_hlvm.compute import torch_threads
+from mae_hlvm.hierarchy.assumption import check_assumption1
 
 NOISES = ("gaussian", "uniform", "laplace")
 MECHANISMS = ("joint", "additive")
@@ -151,29 +152,15 @@ class VectorSample:
 
 
 def check_graph(graph: Any) -> list[Hashable]:
-    """Validate a hierarchical graph (Assumption 1); return its nodes in topological order."""
-    if not isinstance(graph, nx.DiGraph):
-        raise TypeError(f"graph must be a networkx.DiGraph, got {type(graph).__name__}")
-    if graph.number_of_nodes() == 0:
-        raise ValueError("graph has no nodes")
-    if not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        raise ValueError(f"graph must be acyclic (a DAG); found the cycle {cycle}")
-    for v, attrs in graph.nodes(data=True):
-        obs = attrs.get("observed", False)
-        if not isinstance(obs, bool):
-            raise ValueError(f"node {v!r}: attribute observed must be True or False, got {obs!r}")
-        if "dim" in attrs:
-            d = attrs["dim"]
-            if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-                raise ValueError(f"node {v!r}: attribute dim (the noise dimension) must be an int >= 1, got {d!r}")
-    observed = [v for v, o in graph.nodes(data="observed") if o]
-    if not observed:
-        raise ValueError("graph has no observed node (set node attribute observed=True on the observables)")
-    for u, w in graph.edges:
-        if graph.nodes[u].get("observed", False):
-            raise ValueError(f"edge {u!r} -> {w!r} leaves an observable; observables must have no children "
-                             f"(Assumption 1: no edge between observables)")
+    """Check ``graph`` against Assumption 1 for sampling; return its nodes in topological order.
+
+    The rules are :func:`mae_hlvm.hierarchy.check_assumption1`'s, relaxed where sampling needs less:
+    one observable suffices and a latent may generate no observable (it is still drawn, e.g. as a
+    control that no representation of x can recover). Raises
+    :class:`mae_hlvm.hierarchy.GraphError`. The order is networkx's ``topological_sort``: it fixes the
+    order in which the random draws are made, so it must not change for a seed to give the same data.
+    """
+    check_assumption1(graph, min_observables=1, latents_reach_observables=False)
     return list(nx.topological_sort(graph))
 
 
@@ -207,7 +194,7 @@ class HierarchicalVectorModel:
         self.dims: dict[Hashable, int] = {}
         self.mechanisms: dict[Hashable, Mechanism] = {}
         pilot: dict[Hashable, torch.Tensor] = {}
-        with one_thread():
+        with torch_threads(1):  # small ops: see torch_threads
             for v in self.order:
                 parents = list(graph.predecessors(v))
                 pdim = sum(self.dims[p] for p in parents)
@@ -245,7 +232,7 @@ class HierarchicalVectorModel:
         gen = torch.Generator().manual_seed(int(seed))
         values: dict[Hashable, torch.Tensor] = {}
         noises: dict[Hashable, torch.Tensor] = {}
-        with one_thread():
+        with torch_threads(1):  # small ops: see torch_threads
             for v in self.order:
                 mech = self.mechanisms[v]
                 noises[v] = _noise((n, mech.noise_dim), self.noise, gen, self.dtype)

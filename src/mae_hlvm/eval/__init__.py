@@ -17,7 +17,8 @@ from .identifiability import MCC, R2, latent_matrix, mcc, r2_scores
 from .linear_probe import (LinearHead, LogisticProbe, Probe, ProbeConfig, TorchLinearProbe, fit_logistic_probe,
                            top1_accuracy, train_linear_probe)
 from . import paper_numbers
-from .reconstruction import METRICS, evaluate_reconstruction, fsim, mse, psnr, reconstruction_metrics, ssim, summarize
+from .reconstruction import (METRICS, evaluate_reconstruction, fsim, masked_loss_vs_mean_colour, mse, psnr,
+                             reconstruction_metrics, ssim, summarize)
 from .robustness import ShiftedSet, evaluate_robustness, subset_accuracy, subset_from_wnids
 from .shape_bias import (GEIRHOS_CATEGORIES, ShapeBias, aggregate_probabilities, category_decisions,
                          category_indices, load_category_mapping, shape_bias)
@@ -31,7 +32,7 @@ __all__ = [
     "aggregate_probabilities", "attention_maps", "attention_on_mask", "box_ap", "category_decisions", "category_indices",
     "check_dense_targets", "cls_attention", "evaluate_dense", "evaluate_reconstruction", "evaluate_robustness",
     "extract_features", "feature_fn", "finetune_dense", "fit_logistic_probe", "fsim", "latent_matrix",
-    "load_category_mapping", "mcc", "mean_iou", "mse", "num_prefix_tokens", "overlay", "paper_numbers", "plot_embedding", "psnr",
+    "load_category_mapping", "masked_loss_vs_mean_colour", "mcc", "mean_iou", "mse", "num_prefix_tokens", "overlay", "paper_numbers", "plot_embedding", "psnr",
     "r2_scores", "reconstruction_metrics", "shape_bias", "ssim", "subset_accuracy", "subset_from_wnids",
     "summarize", "token_attention", "token_fn", "top1_accuracy", "train_linear_probe", "tsne_embedding",
     "upsample",

@@ -122,10 +122,11 @@ def r2_scores(features, latents: Mapping[str, object], method: str = "kernel", t
     batches = np.array_split(np.arange(len(test)), n_eval_batches)
     if method == "kernel":
         fits = _kernel_ridge_cv(x_tr, z_tr, seed)
-        preds = []
-        for reg, params in fits:
-            p = reg.predict(x_te)
-            preds.append(p.reshape(len(test), -1)[:, params.pop("column")])
+        preds, predicted = [], {}
+        for reg, params in fits:  # columns that share a fitted model share one prediction
+            if id(reg) not in predicted:
+                predicted[id(reg)] = reg.predict(x_te).reshape(len(test), -1)
+            preds.append(predicted[id(reg)][:, params.pop("column")])
     elif method == "linear":
         from sklearn.linear_model import LinearRegression
 
@@ -134,11 +135,10 @@ def r2_scores(features, latents: Mapping[str, object], method: str = "kernel", t
         preds = list(lin.predict(x_te).reshape(len(test), -1).T)
     else:
         raise ValueError(f"method must be 'kernel' or 'linear', got {method!r}")
-    out = {}
-    for j, name in enumerate(names):
-        per_batch = [r2_score(z_te[b, j], preds[j][b]) for b in batches]
-        out[name] = R2(float(np.mean(per_batch)), float(np.std(per_batch)), fits[j][1])
-    return out
+    pred = np.stack(preds, axis=1)  # [n_test, K]; per-column R² of each batch in one call
+    per_batch = np.stack([r2_score(z_te[b], pred[b], multioutput="raw_values") for b in batches])  # [B, K]
+    return {name: R2(float(per_batch[:, j].mean()), float(per_batch[:, j].std()), fits[j][1])
+            for j, name in enumerate(names)}
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..compute import torch_threads
 from ._checks import check_features, check_labels
-from .transfer import torch_threads
 
 
 def check_training_classes(labels: np.ndarray, num_classes: int | None) -> int:

@@ -163,3 +163,27 @@ def evaluate_reconstruction(reconstruct: Callable[[torch.Tensor], torch.Tensor],
         recons.append((r.clamp(0, data_range) if clamp else r).float())
     return reconstruction_metrics(images.to(device), torch.cat(recons), data_range, metrics, batch_size, device)
 
+
+
+@torch.no_grad()
+def masked_loss_vs_mean_colour(model: torch.nn.Module, images: torch.Tensor, mask_ratio: float,
+                               mask_unit: int | None = None, seed: int = 0) -> dict[str, float]:
+    """The MAE loss on ``images`` [N, C, H, W] under random masks, beside a baseline that knows no shapes.
+
+    The baseline predicts every removed pixel by the mean colour of the image's visible pixels (for a
+    ``norm_pix_loss`` model, whose targets are per-patch normalised, a flat patch: zeros). Both are
+    scored on the same masks (drawn from ``seed``) with the model's own loss, the mean over removed
+    patches of the per-patch squared error. Returns ``loss``, ``baseline`` and ``ratio`` (loss/baseline).
+    """
+    out = model(images, mask_ratio=mask_ratio, mask_unit=mask_unit, generator=torch.Generator().manual_seed(seed))
+    target = model.target(images)                                   # [N, L, p*p*C]
+    if model.cfg.norm_pix_loss:
+        guess = torch.zeros_like(target)
+    else:
+        pix = model.patchify(images).unflatten(-1, (-1, model.cfg.in_chans))   # [N, L, p*p, C]
+        visible = (1 - out.mask)[:, :, None, None]                             # [N, L, 1, 1]
+        mean = (pix * visible).sum((1, 2)) / (visible.sum((1, 2)) * pix.shape[2])  # [N, C]
+        guess = mean[:, None, None, :].expand_as(pix).flatten(2)
+    baseline = float((((guess - target) ** 2).mean(-1) * out.mask).sum() / out.mask.sum())
+    loss = float(out.loss)
+    return {"loss": loss, "baseline": baseline, "ratio": loss / baseline}

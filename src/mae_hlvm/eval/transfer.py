@@ -28,25 +28,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..compute import torch_threads
 from ._checks import check_images, check_labels
 from .features import num_prefix_tokens, token_fn
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``torch.set_num_threads(n)`` (None: unchanged), restoring the count after.
-
-    Loops of small ops (heads on cached tokens, a linear probe) spend most of their time in OpenMP
-    barriers; on a loaded 2-core machine one thread ran them 7x faster than two (6 s vs 42 s for 5
-    epochs of the dense heads on 1,000 images, measured here).
-    """
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class DenseTransferModel(nn.Module):

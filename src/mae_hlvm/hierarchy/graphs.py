@@ -1,5 +1,7 @@
 """Hierarchical latent graphs (Assumption 1 of Kong et al. 2023): validation and builders.
 
+The rules themselves live in :mod:`~mae_hlvm.hierarchy.assumption`; this module applies them.
+
 A model is a ``networkx.DiGraph``. Observables (pixels) carry the node attribute ``observed=True``;
 every other node is a latent. A node may carry ``dim`` (a positive int, default 1): the dimension of
 its own exogenous noise eps_v. Under Assumption 1 each v = g_v(Pa(v), eps_v) with g_v invertible, so
@@ -22,6 +24,8 @@ from collections.abc import Hashable, Iterable
 import networkx as nx
 import numpy as np
 
+from .assumption import check_assumption1, is_observed
+
 __all__ = [
     "observables", "latents", "validate_graph", "validate_mask", "node_dims",
     "quadtree", "kary_tree", "random_layered_dag", "tree_positions",
@@ -29,34 +33,25 @@ __all__ = [
 ]
 
 
-def _is_observed(graph: nx.DiGraph, node: Hashable) -> bool:
-    value = graph.nodes[node].get("observed", False)
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"node {node!r} has observed={value!r}; the attribute must be True or False")
-    return bool(value)
-
-
 def observables(graph: nx.DiGraph) -> list[Hashable]:
     """The nodes with ``observed=True`` (pixels), in the graph's node order."""
-    return [v for v in graph if _is_observed(graph, v)]
+    return [v for v in graph if is_observed(graph, v)]
 
 
 def latents(graph: nx.DiGraph) -> list[Hashable]:
     """The nodes without ``observed=True`` (latents z), in the graph's node order."""
-    return [v for v in graph if not _is_observed(graph, v)]
+    return [v for v in graph if not is_observed(graph, v)]
 
 
 def validate_graph(graph: nx.DiGraph) -> None:
-    """Raise ValueError unless ``graph`` satisfies Assumption 1 as this library uses it.
+    """Raise :class:`~mae_hlvm.hierarchy.assumption.GraphError` unless ``graph`` satisfies Assumption 1.
 
-    Rules: a ``networkx.DiGraph``; acyclic; at least two observables; no edge out of an observable
-    (so none between two observables, and observables have no children); every latent has an
-    observable descendant; every ``observed`` a bool and every ``dim`` a positive int. The checks run
-    on the arrays of :func:`~mae_hlvm.hierarchy.locate.compile`, in O(|V| + |E|).
+    The strict reading Algorithms 1 and 2 need: a ``networkx.DiGraph``; every ``observed`` a bool and
+    every ``dim`` a positive int; no edge out of an observable (so none between two observables);
+    acyclic; at least two observables; every latent has an observable descendant. O(|V| + |E|);
+    see :func:`~mae_hlvm.hierarchy.assumption.check_assumption1`.
     """
-    from .locate import compile as _compile
-
-    _compile(graph)
+    check_assumption1(graph)
 
 
 def validate_mask(graph: nx.DiGraph, masked: Iterable[Hashable]) -> frozenset:
@@ -69,9 +64,9 @@ def validate_mask(graph: nx.DiGraph, masked: Iterable[Hashable]) -> frozenset:
     for v in m:
         if v not in graph:
             raise ValueError(f"masked node {v!r} is not in the graph")
-        if not _is_observed(graph, v):
+        if not is_observed(graph, v):
             raise ValueError(f"masked node {v!r} is a latent; only observables (observed=True) can be masked")
-    n_obs = sum(1 for v in graph if _is_observed(graph, v))
+    n_obs = sum(1 for v in graph if is_observed(graph, v))
     if len(m) == n_obs:
         raise ValueError(f"mask covers all {n_obs} observables; at least one must stay visible")
     return m
@@ -229,7 +224,9 @@ def figure2_graph() -> nx.DiGraph:
 
 
 def figure4_graph() -> nx.DiGraph:
-    """The tree used to re-draw Figure 4 (the note's tree T): its masks give c = {z3}, {z6}, {z1}."""
+    """The tree used to re-draw Figure 4: :func:`note_tree`, the worked examples' tree T.
+
+    Its three masks give c = {z3}, {z6}, {z1}."""
     return note_tree()
 
 

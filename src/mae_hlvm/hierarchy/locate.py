@@ -24,6 +24,8 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 
+from .assumption import GraphError, check_assumption1
+from .graphs import latents, node_dims, validate_graph, validate_mask
 
 __all__ = ["HierarchyIndex", "Located", "compile", "locate", "brute_force_locate", "BRUTE_FORCE_MAX_LATENTS"]
 
@@ -166,79 +168,17 @@ class Located:
 def compile(graph: nx.DiGraph) -> HierarchyIndex:  # noqa: A001 (mirrors re.compile)
     """Check ``graph`` against Assumption 1 and build its :class:`HierarchyIndex`.
 
-    Rules (ValueError names the offending node or edge): a ``networkx.DiGraph``; ``observed`` is
-    True/False where set; ``dim`` a positive int where set; at least two observables; no edge out of
-    an observable (so none between two observables); acyclic; every latent has an observable
-    descendant (a latent that generates no pixel is outside the model of x). O(|V| + |E|).
+    The checks are :func:`~mae_hlvm.hierarchy.assumption.check_assumption1` at its strictest (at
+    least two observables, every latent above a pixel); a broken rule raises
+    :class:`~mae_hlvm.hierarchy.assumption.GraphError`. O(|V| + |E|).
     """
-    if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
-        raise ValueError(f"graph must be a networkx.DiGraph, got {type(graph).__name__}")
-    nodes = tuple(graph)
-    n = len(nodes)
-    position = {v: i for i, v in enumerate(nodes)}
-    attrs = list(graph.nodes.values())  # node attribute dicts, in node order
-    obs_list = [a.get("observed", False) for a in attrs]
-    dim_list = [a.get("dim", 1) for a in attrs]
-    kinds = set(map(type, obs_list))
-    if not kinds <= {bool, np.bool_}:
-        i = next(k for k, o in enumerate(obs_list) if not isinstance(o, (bool, np.bool_)))
-        raise ValueError(f"node {nodes[i]!r} has observed={obs_list[i]!r}; the attribute must be True or False")
-    dim_types = set(map(type, dim_list))
-    if any(t is bool or not issubclass(t, (int, np.integer)) for t in dim_types) or min(dim_list) < 1:
-        i = next(k for k, d in enumerate(dim_list)
-                 if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1)
-        raise ValueError(f"node {nodes[i]!r} has dim={dim_list[i]!r}; dim (noise dimension) must be a positive int")
-    observed = np.array(obs_list, dtype=bool)
-    noise_dim = np.array(dim_list, dtype=np.int64)
-    if observed.sum() < 2:
-        raise ValueError(f"graph has {int(observed.sum())} observable(s); a mask needs at least two "
-                         "(mark pixels with the node attribute observed=True)")
-    edges = np.fromiter((position[x] for e in graph.edges for x in e), np.int64, 2 * graph.number_of_edges())
-    parent, child = edges[0::2], edges[1::2]
-    bad = np.flatnonzero(observed[parent])
-    if bad.size:
-        u, v = nodes[parent[bad[0]]], nodes[child[bad[0]]]
-        if observed[child[bad[0]]]:
-            raise ValueError(f"edge {u!r} -> {v!r} joins two observables; Assumption 1 forbids it")
-        raise ValueError(f"observable {u!r} has a child {v!r}; observables must be sinks")
-    try:
-        height = _heights(n, parent, child)
-    except ValueError:
-        raise ValueError(f"graph has a cycle {nx.find_cycle(graph)}; Assumption 1 needs a DAG") from None
-    order = np.argsort(height[child], kind="stable")
-    parent, child = parent[order], child[order]
+    checked = check_assumption1(graph)
+    height = checked.height
+    order = np.argsort(height[checked.child], kind="stable")
+    parent, child = checked.parent[order], checked.child[order]
     edge_start = np.searchsorted(height[child], np.arange(int(height.max()) + 2))
-    index = HierarchyIndex(nodes, observed, noise_dim, height, parent, child, edge_start,
-                           np.flatnonzero(observed), position)
-    # latents reach a pixel iff they are ancestors of one; the sweep gives An[X]
-    orphans = np.flatnonzero(~index._closure(observed[None])[0])
-    if orphans.size:
-        raise ValueError(f"latent(s) {[nodes[i] for i in orphans[:5]]!r} have no observable descendant; "
-                         "every latent must generate at least one pixel")
-    return index
-
-
-def _heights(n: int, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-    """Longest-path distance to a sink for every node (Kahn's algorithm from the sinks, by frontiers)."""
-    out_deg = np.bincount(parent, minlength=n)
-    by_child = np.argsort(child, kind="stable")  # CSR: the parents of each child
-    starts = np.searchsorted(child[by_child], np.arange(n + 1))
-    height = np.zeros(n, dtype=np.int64)
-    frontier = np.flatnonzero(out_deg == 0)
-    done, h = 0, 0
-    while frontier.size:
-        height[frontier] = h
-        done += frontier.size
-        lens = starts[frontier + 1] - starts[frontier]
-        offs = np.repeat(starts[frontier] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        pars = parent[by_child[offs]]
-        out_deg -= np.bincount(pars, minlength=n)
-        touched = np.unique(pars)
-        frontier = touched[out_deg[touched] == 0]
-        h += 1
-    if done != n:
-        raise ValueError(f"graph has a cycle ({n - done} nodes never become free); Assumption 1 needs a DAG")
-    return height
+    return HierarchyIndex(checked.nodes, checked.observed, checked.noise_dim, height, parent, child, edge_start,
+                          np.flatnonzero(checked.observed), checked.position)
 
 
 _CACHE: "weakref.WeakKeyDictionary[nx.DiGraph, tuple[tuple[int, int], HierarchyIndex]]" = weakref.WeakKeyDictionary()
@@ -251,7 +191,7 @@ def _cached_index(graph: nx.DiGraph) -> HierarchyIndex:
     and pass the index to :func:`locate` after such an edit.
     """
     if not isinstance(graph, nx.DiGraph):
-        raise ValueError(f"graph must be a networkx.DiGraph or a HierarchyIndex, got {type(graph).__name__}")
+        raise GraphError(f"graph must be a networkx.DiGraph or a HierarchyIndex, got {type(graph).__name__}")
     key = (graph.number_of_nodes(), graph.number_of_edges())
     hit = _CACHE.get(graph)
     if hit is None or hit[0] != key:
@@ -301,8 +241,6 @@ def brute_force_locate(graph: nx.DiGraph, masked: Iterable[Hashable]) -> BruteFo
     Among feasible c' the smallest total dimension (:func:`node_dims`) wins (condition 3); a tie
     raises, since Theorem 1 says c is unique. Uses networkx ancestors, independent of :func:`locate`.
     """
-    from .graphs import latents, node_dims, validate_graph, validate_mask
-
     validate_graph(graph)
     m = validate_mask(graph, masked)
     zs = latents(graph)

@@ -6,9 +6,8 @@
 >>> out = model(imgs, mask=unit_mask)                       # explicit boolean mask, True = removed
 >>> result = pretrain(PretrainConfig(steps=100), imgs)      # .model, .history, .checkpoint
 """
-from .cli import pretraining_data, pretraining_images
 from .checkpoint import load_checkpoint, load_pretrained, save_checkpoint
-from .configs import PRESETS, MAEConfig, PretrainConfig, list_configs, model_config
+from .configs import PRESETS, MAEConfig, PretrainConfig, describe_configs, list_configs, model_config
 from .masking import (MaskGrid, effective_mask_ratio, make_grid, mask_from_ids_keep, num_kept_units,
                       random_masking_indices)
 from .model import (MAEOutput, MaskedAutoencoder, create_mae, export_timm_encoder, sincos_pos_embed,
@@ -17,8 +16,8 @@ from .train import PretrainResult, lr_at, plot_history, pretrain, read_metrics
 
 __all__ = [
     "MAEConfig", "MAEOutput", "MaskGrid", "MaskedAutoencoder", "PRESETS", "PretrainConfig", "PretrainResult",
-    "create_mae", "effective_mask_ratio", "export_timm_encoder", "list_configs", "load_checkpoint",
+    "create_mae", "describe_configs", "effective_mask_ratio", "export_timm_encoder", "list_configs", "load_checkpoint",
     "load_pretrained", "lr_at", "make_grid", "mask_from_ids_keep", "model_config", "num_kept_units",
-    "plot_history", "pretrain", "pretraining_data", "pretraining_images", "random_masking_indices", "read_metrics", "save_checkpoint",
+    "plot_history", "pretrain", "random_masking_indices", "read_metrics", "save_checkpoint",
     "sincos_pos_embed", "timm_encoder_kwargs", "to_timm_vit",
 ]

@@ -111,6 +111,7 @@ class PretrainConfig:
     checkpoint_every: int = 0                     # steps between checkpoints; 0 = only at the end
     log_every: int = 1                            # steps between metrics lines
     progress: bool = True                         # tqdm bar
+    progress_every_s: float = 0.0                 # seconds between progress lines on stderr; 0 = none
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # YAML gives lists
@@ -158,25 +159,6 @@ class PretrainConfig:
             raise ValueError(f"config file {p} must hold a mapping of PretrainConfig keys, got {type(data).__name__}")
         return cls.from_dict(data)
 
-    @classmethod
-    def from_chapter(cls, params: dict[str, Any], **fields_: Any) -> "PretrainConfig":
-        """The run that the pretraining chapter's parameters describe (``notebooks/06_pretraining``).
-
-        ``params`` uses the chapter's names: ``model_name``, ``data`` (``"fashion_mnist"`` means one
-        channel), ``img_size``, ``norm_pix_loss`` and the PretrainConfig fields of the same name.
-        ``fields_`` sets anything else (device, output_dir, progress...). Other chapters call this so
-        that they rebuild exactly the chapter's model.
-        """
-        missing = sorted({"model_name", "data", "img_size", "norm_pix_loss"} - set(params))
-        if missing:
-            raise ValueError(f"chapter parameters lack {', '.join(missing)}")
-        overrides = dict(img_size=params["img_size"], in_chans=1 if params["data"] == "fashion_mnist" else 3,
-                         norm_pix_loss=params["norm_pix_loss"])
-        shared = ("mask_ratio", "mask_unit", "batch_size", "steps", "warmup_steps", "blr", "weight_decay",
-                  "augment", "amp", "seed")
-        return cls(model=params["model_name"], model_overrides=overrides,
-                   **{k: params[k] for k in shared if k in params}, **fields_)
-
     def replace(self, **changes: Any) -> "PretrainConfig":
         return dataclasses.replace(self, **changes)
 
@@ -184,3 +166,20 @@ class PretrainConfig:
 def list_configs() -> list[str]:
     """Names of the bundled YAML configs (the paper's settings and the CPU defaults)."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def describe_configs(names: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per bundled config (or ``names``): model, patch, unit, ratio, unit count, the effective
+    ratio (kept amount counted in whole units), batch, schedule and norm_pix."""
+    from .masking import effective_mask_ratio, make_grid
+
+    rows = []
+    for name in names or list_configs():
+        c = PretrainConfig.from_yaml(name)
+        mc = c.model_config()
+        grid = make_grid(mc.img_size, mc.patch_size, c.mask_unit)
+        rows.append(dict(config=name, model=c.model, patch=mc.patch_size, unit=c.mask_unit or mc.patch_size,
+                         ratio=c.mask_ratio, units=grid.num_units, effective=effective_mask_ratio(grid, c.mask_ratio),
+                         batch=c.batch_size, schedule=f"{c.steps} steps" if c.steps else f"{c.epochs:g} epochs",
+                         norm_pix=mc.norm_pix_loss))
+    return rows

@@ -1,6 +1,6 @@
 """torchrun / DistributedDataParallel glue: read torchrun's environment, pick the backend.
 
-Launch with ``torchrun --nproc_per_node N -m mae_hlvm.mae.pretrain ...``; a plain ``python`` run is
+Launch with ``torchrun --nproc_per_node N -m mae_hlvm.mae ...``; a plain ``python`` run is
 a world of one and never touches ``torch.distributed``.
 """
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..reproducibility import pick_device
+from ..compute import pick_device
 from .checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from .configs import PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
@@ -28,7 +29,8 @@ from .model import MaskedAutoencoder
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
 # config fields that do not change the trajectory: may differ between a run and its resumption
-_RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "num_workers", "device", "compile"}
+_RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s", "num_workers", "device",
+                "compile"}
 
 
 @dataclass
@@ -192,6 +194,95 @@ def plot_history(history: Sequence[dict[str, float]] | str | Path, ax=None, smoo
     return fig
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Step counts and learning rate of a run, resolved from the config and the data size."""
+
+    total: int       # optimiser steps
+    warmup: int      # linear warm-up steps
+    peak_lr: float   # lr after warm-up
+    per_epoch: int   # full global batches per epoch
+
+    @classmethod
+    def of(cls, config: PretrainConfig, n: int) -> "Schedule":
+        per_epoch = n // config.batch_size
+        total = config.steps if config.steps is not None else max(1, round(config.epochs * per_epoch))
+        warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_epochs * per_epoch)
+        peak_lr = config.lr if config.lr is not None else config.blr * config.batch_size / 256
+        return cls(total, warmup, peak_lr, per_epoch)
+
+
+def _restore(net: MaskedAutoencoder, optimizer: torch.optim.Optimizer, config: PretrainConfig,
+             resume: bool | str | Path, ckpt_path: Path | None) -> tuple[int, list[dict[str, float]]]:
+    """Load the checkpoint to resume from, if any: returns (steps done, history so far)."""
+    resume_from = ckpt_path if resume is True else (Path(resume) if resume else None)
+    if resume_from is not None and resume_from.is_file():
+        state = load_checkpoint(resume_from)
+        _check_resume(state.get("config", {}), config)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["step"]), list(state["history"])
+    if resume not in (False, True):
+        raise FileNotFoundError(f"resume checkpoint {str(resume)!r} does not exist")
+    return 0, []
+
+
+def _batch_stream(images: torch.Tensor | Dataset, sampler: "_StepBatches", config: PretrainConfig,
+                  device: torch.device) -> Iterator[torch.Tensor]:
+    """This process's slice of each step's global batch, in step order."""
+    if isinstance(images, torch.Tensor):
+        return (images[sampler.indices(s)] for s in range(sampler.start, sampler.total))
+    return iter(DataLoader(images, batch_sampler=sampler, collate_fn=_collate,
+                           num_workers=config.num_workers, pin_memory=device.type == "cuda"))
+
+
+class _Reporter:
+    """Where a run reports each step: metrics.jsonl (rewritten to mirror the resumed history), a tqdm
+    bar, and a progress line on stderr every ``progress_every_s`` seconds (for logs and the book runner)."""
+
+    def __init__(self, config: PretrainConfig, out_dir: Path | None, history: list[dict[str, float]],
+                 start: int, stop: int, is_main: bool) -> None:
+        self.config, self.start, self.stop, self.is_main = config, start, stop, is_main
+        self.file = None
+        self.bar = None
+        self.last_line = time.perf_counter()
+        if not is_main:
+            return
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.file = (out_dir / METRICS_NAME).open("w")
+            for row in history:
+                self.file.write(json.dumps(row) + "\n")
+        if config.progress:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=stop, initial=start, desc="pretrain", unit="step", leave=False)
+
+    def step(self, done: int, loss: float, row: dict[str, float] | None) -> None:
+        if row is not None and self.file is not None:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+        every = self.config.progress_every_s
+        now = time.perf_counter()
+        if self.is_main and every and (now - self.last_line >= every or done == self.stop):
+            rate = (now - self.t0) / max(done - self.start, 1)
+            print(f"[pretrain] step {done}/{self.stop}  loss {loss:.4f}  {rate:.2f} s/step  "
+                  f"about {rate * (self.stop - done) / 60:.1f} min left", file=sys.stderr, flush=True)
+            self.last_line = now
+
+    def __enter__(self) -> "_Reporter":
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.file is not None:
+            self.file.close()
+
+
 def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: bool | str | Path = False,
              until_step: int | None = None, model: MaskedAutoencoder | None = None) -> PretrainResult:
     """Pretrain an MAE on ``images`` ([N, C, H, W] float tensor, or a Dataset of images or
@@ -219,22 +310,9 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     n = _check_data(images, net, config.batch_size)
     grid = net.mask_grid(config.mask_unit)
     eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
-    per_epoch = n // config.batch_size
-    total = config.steps if config.steps is not None else max(1, round(config.epochs * per_epoch))
-    warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_epochs * per_epoch)
-    peak_lr = config.lr if config.lr is not None else config.blr * config.batch_size / 256
+    sched = Schedule.of(config, n)
     optimizer = build_optimizer(net, config)
-
-    start, history = 0, []
-    resume_from = ckpt_path if resume is True else (Path(resume) if resume else None)
-    if resume_from is not None and resume_from.is_file():
-        state = load_checkpoint(resume_from)
-        _check_resume(state.get("config", {}), config)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history = int(state["step"]), list(state["history"])
-    elif resume not in (False, True):
-        raise FileNotFoundError(f"resume checkpoint {str(resume)!r} does not exist")
+    start, history = _restore(net, optimizer, config, resume, ckpt_path)
     net.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves optimizer state to the parameters' device
 
@@ -245,20 +323,9 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     if info.enabled:
         runner = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
-    sampler = _StepBatches(n, config, start, total, info)
-    if isinstance(images, torch.Tensor):
-        batches: Iterator[torch.Tensor] = (images[sampler.indices(s)] for s in range(start, total))
-    else:
-        batches = iter(DataLoader(images, batch_sampler=sampler, collate_fn=_collate,
-                                  num_workers=config.num_workers, pin_memory=device.type == "cuda"))
-
-    metrics_file = None
-    if info.is_main and out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        metrics_file = (out_dir / METRICS_NAME).open("w")
-        for h in history:  # the file always mirrors the history of the checkpoint plus new steps
-            metrics_file.write(json.dumps(h) + "\n")
-
+    stop = min(sched.total, until_step) if until_step is not None else sched.total
+    sampler = _StepBatches(n, config, start, sched.total, info)
+    batches = _batch_stream(images, sampler, config, device)
     last_saved: list[int] = [start] if start else []
 
     def save(step: int) -> None:
@@ -272,15 +339,11 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 "world_size": info.world_size})
         barrier(info)
 
-    stop = min(total, until_step) if until_step is not None else total
-    bar = None
-    if config.progress and info.is_main:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=stop, initial=start, desc="pretrain", unit="step", leave=False)
     local = config.batch_size // info.world_size
     runner.train()
-    t0 = time.perf_counter()
-    try:
+    # seconds of training so far, continued across resumptions
+    t0 = time.perf_counter() - (history[-1].get("seconds", 0.0) if history else 0.0)
+    with _Reporter(config, out_dir, history, start, stop, info.is_main) as report:
         for step in range(start, stop):
             x = next(batches).to(device, non_blocking=True)
             x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
@@ -288,7 +351,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
             _, _, m = random_masking_indices(config.batch_size, grid, config.mask_ratio,
                                              generator=_step_generator(config.seed, step, 1))
             m = m[info.rank * local:(info.rank + 1) * local].bool().to(device)
-            lr = lr_at(step, total, warmup, peak_lr, config.min_lr)
+            lr = lr_at(step, sched.total, sched.warmup, sched.peak_lr, config.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -304,23 +367,14 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_grad)
             optimizer.step()
             done = step + 1
+            row = None
             if done % config.log_every == 0 or done == stop:
-                row = {"step": done, "epoch": done / per_epoch, "loss": float(loss_mean), "lr": lr,
+                row = {"step": done, "epoch": done / sched.per_epoch, "loss": float(loss_mean), "lr": lr,
                        "mask_ratio": eff_ratio, "seconds": time.perf_counter() - t0}
                 history.append(row)
-                if metrics_file is not None:
-                    metrics_file.write(json.dumps(row) + "\n")
-                    metrics_file.flush()
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss_mean):.4f}")
+            report.step(done, float(loss_mean), row)
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done != stop:
                 save(done)
         save(stop)
-    finally:
-        if bar is not None:
-            bar.close()
-        if metrics_file is not None:
-            metrics_file.close()
     net.eval()
     return PretrainResult(net, history, ckpt_path, eff_ratio, config)

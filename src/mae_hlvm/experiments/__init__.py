@@ -1,0 +1,17 @@
+"""The book's computations as library calls: one ``run(params) -> Result`` per computation.
+
+Between the book runner (``mae_hlvm.book``) and the library (``mae``, ``eval``, ``data``,
+``hierarchy``). Each computation has a frozen :class:`~.params.Params` dataclass, the only
+definition of its knobs (a chapter's profiles load into it), and a ``run`` that computes, or loads
+from the :class:`~.cache.RunCache`, what the chapter shows.
+
+- ``params``: the Params base, ``knob``, ``ParamsError``;
+- ``cache``: content-addressed run folders (``python -m mae_hlvm.experiments.cache list|prune``);
+- ``pretraining``: ``PretrainingParams`` and ``run`` -> a pretrained (or random-init) MAE;
+- ``evaluation``: ``EvaluationParams`` (the evaluation suite) and ``evaluate(model_or_run, suite)``;
+- ``figures``: image grids, reconstruction panels, attention overlays shared by the chapters.
+"""
+from .cache import CacheError, RunCache
+from .params import Params, ParamsError, knob
+
+__all__ = ["CacheError", "Params", "ParamsError", "RunCache", "knob"]

@@ -1,0 +1,259 @@
+"""The book's evaluation suite on any encoder: ``evaluate(model_or_run, suite) -> dict``.
+
+One call runs every evaluation of Section 3 of Kong et al. that a chapter or a sweep needs, on the
+evaluation images of the suite (drawn with seeds pretraining never used):
+
+=================  ==============================================================  ==========
+name               what                                                            paper
+=================  ==============================================================  ==========
+reconstruction     SSIM / FSIM / PSNR / MSE of reconstructions, visible pasted back  Figure 5
+attention          share of the last layer's CLS attention on the object            Figures 6-7
+tsne               2-D t-SNE embedding of test features                             Figure 8
+probe              linear probe top-1 (LARS, MAE protocol; or logistic)             Table 1
+robustness         the probe on the shifted test sets                               Table 1
+shape_bias         the probe's shape decisions on cue-conflict images                Table 2
+transfer           dense heads: mIoU, COCO box AP                                   Table 3
+identifiability    kernel / linear R² of each known latent, MCC                     (none)
+=================  ==============================================================  ==========
+
+Given a :class:`~.pretraining.PretrainingRun`, the results are cached as JSON in the run's folder,
+keyed by the suite: asking again loads them. Everything in the result is plain JSON data.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+
+from .. import eval as ev
+from ..data.shapes import FACTOR_LEVELS, ShapesBatch, render_shapes
+from ..eval.paper_numbers import TABLE1_COLUMNS, VARIANT_FOR_SET
+from ..mae.checkpoint import load_checkpoint, load_pretrained
+from ..mae.model import MaskedAutoencoder
+from .cache import RunCache
+from .params import Params, knob
+from .pretraining import PretrainingRun
+
+EVALUATIONS: tuple[str, ...] = ("reconstruction", "attention", "tsne", "probe", "robustness", "shape_bias",
+                                "transfer", "identifiability")
+NEEDS_PROBE = ("robustness", "shape_bias")
+# latents whose R² is meaningful: circular ones (angles, phase) and categorical ones are left out
+IDENTIFIABLE_LATENTS: tuple[str, ...] = ("object_color", "background_color", "light_strength", "position", "scale",
+                                         "aspect", "part", "texture_frequency", "texture_contrast", "noise_std")
+
+
+@dataclass(frozen=True)
+class EvaluationParams(Params):
+    """The evaluation suite: which evaluations, on how many images, with which settings."""
+
+    evaluations: tuple[str, ...] = knob(EVALUATIONS, "evaluations to run, in this order")
+    n_train: int = knob(3000, "probe training images (i.i.d. shapes, unseen in pretraining)")
+    n_test: int = knob(1000, "held-out i.i.d. test images")
+    n_shift: int = knob(500, "images per shifted test set")
+    n_cue: int = knob(500, "cue-conflict images (shape bias)")
+    pool: Literal["cls", "mean"] = knob("cls", "representation: CLS token (MAE's probe) or mean patch token")
+    probe: Literal["lars", "logistic"] = knob("lars", "LARS (MAE protocol) or logistic regression (fast)")
+    probe_epochs: int = knob(90, "LARS probe epochs")
+    probe_warmup_epochs: int = knob(10, "LARS probe warm-up epochs")
+    probe_batch_size: int = knob(256, "LARS probe batch")
+    probe_blr: float = knob(6.4, "LARS base lr, scaled by batch / 256 (6.4 at 256 keeps MAE's absolute lr)")
+    recon_n: int = knob(1000, "test images scored for reconstruction quality")
+    tsne_n: int = knob(1000, "points of the t-SNE embedding")
+    tsne_perplexity: float = knob(30.0, "t-SNE perplexity")
+    transfer_n_train: int = knob(1000, "images for the dense heads")
+    transfer_n_test: int = knob(500, "images scoring the dense heads")
+    transfer_freeze: bool = knob(True, "True: heads on the frozen encoder; False: end-to-end fine-tuning")
+    transfer_epochs: int = knob(30, "dense-head epochs")
+    transfer_lr: float = knob(1e-2, "dense-head learning rate")
+    ident_max_train: int = knob(500, "kernel-ridge training samples (O(n^3)); the rest of the test set scores")
+    eval_seed: int = knob(1000, "seed of the evaluation images (pretraining uses other seeds)")
+    seed: int = knob(0, "seed of masks, probes, heads and t-SNE")
+
+    def check(self) -> None:
+        unknown = [e for e in self.evaluations if e not in EVALUATIONS]
+        self._require(not unknown, "evaluations", f"unknown {unknown}; valid: {', '.join(EVALUATIONS)}")
+        self._require(len(set(self.evaluations)) == len(self.evaluations), "evaluations", "lists an evaluation twice")
+        for name in ("n_train", "n_test", "n_shift", "n_cue", "probe_epochs", "probe_batch_size", "recon_n",
+                     "tsne_n", "transfer_n_train", "transfer_n_test", "transfer_epochs", "ident_max_train"):
+            self._require(getattr(self, name) >= 1, name, "must be >= 1")
+        for name in ("probe_warmup_epochs", "eval_seed", "seed"):
+            self._require(getattr(self, name) >= 0, name, "must be >= 0")
+        for name in ("probe_blr", "tsne_perplexity", "transfer_lr"):
+            self._require(getattr(self, name) > 0, name, "must be > 0")
+        self._require(self.tsne_perplexity < min(self.tsne_n, self.n_test), "tsne_perplexity",
+                      "must be below the number of t-SNE points")
+
+
+@dataclass
+class EvaluationSets:
+    """The images of a suite: probe training set, test set, shifted sets and cue-conflict set."""
+
+    train: ShapesBatch
+    test: ShapesBatch
+    shifted: dict[str, ShapesBatch]   # by Table 1 column (IN-v2, ObjectNet, ...)
+    cue: ShapesBatch
+
+
+def evaluation_sets(suite: EvaluationParams, img_size: int) -> EvaluationSets:
+    """Render the suite's images at ``img_size`` (only what its evaluations need)."""
+    need_shift = any(e in suite.evaluations for e in ("robustness",))
+    s = suite.eval_seed
+    shifted = ({name: render_shapes(suite.n_shift, s + 2, size=img_size, variant=v)
+                for name, v in VARIANT_FOR_SET.items() if v != "iid"} if need_shift else {})
+    cue = render_shapes(suite.n_cue if "shape_bias" in suite.evaluations else 1, s + 3, size=img_size,
+                        variant="cue_conflict")
+    return EvaluationSets(render_shapes(suite.n_train, s, size=img_size),
+                          render_shapes(suite.n_test, s + 1, size=img_size), shifted, cue)
+
+
+def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, Path | None]:
+    """(model, its pretraining ratio, unit, cache folder) from a run, a checkpoint path or a model."""
+    if isinstance(model_or_run, PretrainingRun):
+        p = model_or_run.params
+        return model_or_run.model, p.mask_ratio, p.mask_unit, model_or_run.folder
+    if isinstance(model_or_run, (str, Path)):
+        saved = load_checkpoint(model_or_run).get("config") or {}
+        return (load_pretrained(model_or_run).eval(), saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None)
+    if isinstance(model_or_run, MaskedAutoencoder):
+        return model_or_run.eval(), 0.75, None, None
+    raise TypeError(f"evaluate needs a PretrainingRun, a checkpoint path or a MaskedAutoencoder, "
+                    f"got {type(model_or_run).__name__}")
+
+
+def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suite: EvaluationParams,
+             cache: RunCache | None = None, mask_ratio: float | None = None,
+             mask_unit: int | None = None) -> dict[str, Any]:
+    """Every evaluation of ``suite`` on one encoder; a dict with one entry per evaluation and
+    ``seconds`` (time per evaluation, including the shared feature extraction as ``features``).
+
+    Reconstructions are scored at the model's pretraining ratio and unit (a run's or a checkpoint's;
+    ``mask_ratio``/``mask_unit`` override). A run's results are cached in its folder."""
+    model, ratio, unit, folder = _as_model(model_or_run)
+    ratio = mask_ratio if mask_ratio is not None else ratio
+    unit = mask_unit if mask_unit is not None else unit
+    key = {"suite": suite.to_dict(), "mask_ratio": ratio, "mask_unit": unit}
+    cache = cache or RunCache()
+    if folder is not None and (hit := cache.load_result(folder, "evaluation", key)) is not None:
+        return hit
+    if model.cfg.in_chans != 3:
+        raise ValueError(f"the evaluation suite runs on the shapes images (3 channels); this model takes "
+                         f"{model.cfg.in_chans}")
+    result = _run_suite(model.cpu().eval(), suite, ratio, unit)
+    if folder is not None:
+        cache.save_result(folder, "evaluation", key, result)
+    return result
+
+
+def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
+    t = time.perf_counter()
+    out = fn()
+    seconds[name] = time.perf_counter() - t
+    return out
+
+
+def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, unit: int | None) -> dict[str, Any]:
+    torch.manual_seed(suite.seed)
+    seconds: dict[str, float] = {}
+    sets = _timed(seconds, "render", lambda: evaluation_sets(suite, model.cfg.img_size))
+    todo = suite.evaluations
+    out: dict[str, Any] = {"mask_ratio": ratio, "mask_unit": unit}
+    num_classes = len(sets.train.class_names)
+    needs_features = any(e in todo for e in ("tsne", "probe", *NEEDS_PROBE, "identifiability"))
+    feats: dict[str, np.ndarray] = {}
+    if needs_features:
+        encoder = ev.feature_fn(model, suite.pool)
+        named = {"train": sets.train, "test": sets.test, **sets.shifted}
+        if "shape_bias" in todo:
+            named["cue"] = sets.cue
+        feats = _timed(seconds, "features", lambda: {k: ev.extract_features(encoder, b.images, batch_size=250)
+                                                    for k, b in named.items()})
+    probe = None
+    for name in todo:
+        if name == "reconstruction":
+            out[name] = _timed(seconds, name, lambda: _reconstruction(model, sets.test.images[:suite.recon_n],
+                                                                      ratio, unit, suite.seed))
+        elif name == "attention":
+            out[name] = _timed(seconds, name, lambda: _attention(model, sets.test))
+        elif name == "tsne":
+            out[name] = _timed(seconds, name, lambda: _tsne(feats["test"], sets.test, suite))
+        elif name in ("probe", *NEEDS_PROBE) and probe is None:
+            probe, out["probe"] = _timed(seconds, "probe", lambda: _probe(feats, sets, suite, num_classes))
+        if name == "robustness":
+            eval_sets = {"IN1K": ev.ShiftedSet(feats["test"], sets.test.labels)}
+            eval_sets.update({k: ev.ShiftedSet(feats[k], sets.shifted[k].labels) for k in sets.shifted})
+            res = _timed(seconds, name, lambda: ev.evaluate_robustness(probe, eval_sets))
+            out[name] = {c: float(res[c]) for c in TABLE1_COLUMNS}
+        elif name == "shape_bias":
+            b = _timed(seconds, name, lambda: ev.shape_bias(probe.predict(feats["cue"]), sets.cue.shape_labels,
+                                                            sets.cue.texture_labels))
+            out[name] = {"shape_bias": b.shape_bias, "shape_decisions": b.shape_decisions,
+                         "texture_decisions": b.texture_decisions, "other_decisions": b.other_decisions, "n": b.n}
+        elif name == "transfer":
+            out[name] = _timed(seconds, name, lambda: _transfer(model, sets, suite, num_classes))
+        elif name == "identifiability":
+            out[name] = _timed(seconds, name, lambda: _identifiability(feats["test"], sets.test, suite))
+    out["seconds"] = seconds
+    return out
+
+
+@torch.no_grad()
+def _reconstruction(model: MaskedAutoencoder, images: torch.Tensor, ratio: float, unit: int | None,
+                    seed: int) -> dict[str, Any]:
+    gen = torch.Generator().manual_seed(seed)   # the same masks for every model evaluated with this seed
+    scores = ev.evaluate_reconstruction(
+        lambda x: model.reconstruct(x, mask_ratio=ratio, mask_unit=unit, generator=gen)["pasted"],
+        images, batch_size=250)
+    return ev.summarize(scores)
+
+
+def _attention(model: MaskedAutoencoder, test: ShapesBatch) -> dict[str, float]:
+    maps = ev.cls_attention(model, test.images)                    # [N, grid, grid]
+    mass, area = ev.attention_on_mask(maps, test.masks)            # [N], [N]
+    return {"mass": float(mass.mean()), "area": float(area.mean()), "ratio": float((mass / area).mean())}
+
+
+def _tsne(features: np.ndarray, test: ShapesBatch, suite: EvaluationParams) -> dict[str, Any]:
+    n = min(suite.tsne_n, len(features))
+    emb = ev.tsne_embedding(features[:n], perplexity=suite.tsne_perplexity, seed=suite.seed)
+    return {"embedding": np.round(emb, 4).tolist(), "labels": np.asarray(test.labels[:n]).tolist(),
+            "class_names": list(test.class_names)}
+
+
+def _probe(feats: dict[str, np.ndarray], sets: EvaluationSets, suite: EvaluationParams,
+           num_classes: int) -> tuple[ev.Probe, dict[str, Any]]:
+    f, y = feats["train"], sets.train.labels
+    logistic = ev.fit_logistic_probe(f, y, num_classes)
+    if suite.probe == "lars":
+        probe = ev.train_linear_probe(f, y, num_classes, ev.ProbeConfig(
+            epochs=suite.probe_epochs, warmup_epochs=suite.probe_warmup_epochs,
+            batch_size=suite.probe_batch_size, blr=suite.probe_blr, seed=suite.seed))
+    else:
+        probe = logistic
+    return probe, {"kind": suite.probe, "accuracy": probe.accuracy(feats["test"], sets.test.labels),
+                   "logistic_accuracy": logistic.accuracy(feats["test"], sets.test.labels),
+                   "chance": 1.0 / num_classes}
+
+
+def _transfer(model: MaskedAutoencoder, sets: EvaluationSets, suite: EvaluationParams,
+              num_classes: int) -> dict[str, float]:
+    tr = sets.train.subset(slice(0, suite.transfer_n_train))
+    te = sets.test.subset(slice(0, suite.transfer_n_test))
+    cfg = ev.TransferConfig(epochs=suite.transfer_epochs, batch_size=32, lr=suite.transfer_lr, seed=suite.seed)
+    net, _ = ev.finetune_dense(model, tr.images, tr.masks, tr.boxes, tr.labels, num_classes, cfg,
+                               freeze_backbone=suite.transfer_freeze)
+    return {k: float(v) for k, v in ev.evaluate_dense(net, te.images, te.masks, te.boxes, te.labels).items()}
+
+
+def _identifiability(features: np.ndarray, test: ShapesBatch, suite: EvaluationParams) -> dict[str, Any]:
+    latents = {k: test.factors[k] for k in IDENTIFIABLE_LATENTS}
+    kernel = ev.r2_scores(features, latents, "kernel", max_train=suite.ident_max_train, seed=suite.seed)
+    linear = ev.r2_scores(features, latents, "linear", max_train=suite.ident_max_train, seed=suite.seed)
+    rows = [{"latent": col, "level": FACTOR_LEVELS[col.split("[")[0]], "r2_kernel": float(kernel[col].mean),
+             "r2_linear": float(linear[col].mean)} for col in kernel]
+    levels = sorted({r["level"] for r in rows})
+    by_level = {lv: float(np.mean([r["r2_kernel"] for r in rows if r["level"] == lv])) for lv in levels}
+    return {"rows": rows, "by_level": by_level, "mcc": float(ev.mcc(features, latents).mcc)}

@@ -1,0 +1,109 @@
+"""Figures the chapters share: image grids, reconstruction panels, attention overlays, t-SNE plots.
+
+Each function returns a matplotlib Figure (closed from pyplot's registry, so a notebook shows it only
+where it is glued or displayed).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .. import eval as ev
+from ..mae.model import MaskedAutoencoder
+
+
+def _show(ax, img: torch.Tensor | np.ndarray) -> None:
+    arr = img.clamp(0, 1).permute(1, 2, 0).numpy() if isinstance(img, torch.Tensor) else img
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        ax.imshow(arr[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(arr, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([]), ax.set_yticks([])
+
+
+def image_grid(rows: Sequence[tuple[str, Sequence[Any]]], size: float = 1.3):
+    """One row per ``(title, images)``; images are [C, H, W] tensors in [0, 1] or [H, W, 3] arrays."""
+    n = max(len(imgs) for _, imgs in rows)
+    fig, axes = plt.subplots(len(rows), n, figsize=(size * n, (size + 0.1) * len(rows)), squeeze=False)
+    for r, (title, imgs) in enumerate(rows):
+        for c in range(n):
+            if c < len(imgs):
+                _show(axes[r, c], imgs[c])
+            else:
+                axes[r, c].axis("off")
+        axes[r, 0].set_ylabel(title, fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def reconstruction_panels(models: Mapping[str, MaskedAutoencoder], images: torch.Tensor, mask_ratio: float,
+                          mask_unit: int | None, seed: int = 0, show_raw: bool = False):
+    """Original, masked input (removed patches lightened), then each model's reconstruction with the
+    visible patches pasted back, all on the same masks (drawn from ``seed``). ``show_raw`` adds each
+    model's raw prediction for every patch (the visible ones are untrained output)."""
+    rows: list[tuple[str, Sequence[Any]]] = [("original", images)]
+    for i, (name, model) in enumerate(models.items()):
+        rec = model.reconstruct(images, mask_ratio=mask_ratio, mask_unit=mask_unit,
+                                generator=torch.Generator().manual_seed(seed))
+        if i == 0:
+            rows.append(("masked", rec["masked"] + 0.5 * rec["mask_pixels"]))
+        if show_raw:
+            rows.append((f"{name}: prediction", rec["recon"]))
+        rows.append((f"{name}: + visible" if show_raw else name, rec["pasted"]))
+    return image_grid(rows)
+
+
+def attention_overlays(models: Mapping[str, MaskedAutoencoder], images: torch.Tensor, boxes: torch.Tensor):
+    """Last-layer attention averaged over heads, overlaid: of the CLS token (as the paper's Figure 6),
+    then of the token at the object's centre (Figure 7, that token outlined in red), per model."""
+    any_model = next(iter(models.values()))
+    p, size = any_model.cfg.patch_size, any_model.cfg.img_size
+    grid = size // p
+    cls_maps = {name: ev.cls_attention(m, images) for name, m in models.items()}   # [N, grid, grid]
+    rows: list[tuple[str, list]] = [("image", list(images))]
+    rows += [(f"CLS, {name}", []) for name in models] + [(f"token, {name}", []) for name in models]
+    cells = []
+    for c, img in enumerate(images):
+        x0, y0, x1, y1 = boxes[c].tolist()
+        row, col = min(int((y0 + y1) / 2) // p, grid - 1), min(int((x0 + x1) / 2) // p, grid - 1)
+        cells.append((row, col))
+        for k, name in enumerate(models):
+            rows[1 + k][1].append(ev.overlay(img, ev.upsample(cls_maps[name][c:c + 1], (size, size))[0]))
+            tok = ev.token_attention(models[name], img[None], row, col)
+            rows[1 + len(models) + k][1].append(ev.overlay(img, ev.upsample(tok, (size, size))[0]))
+    fig = image_grid(rows)
+    for r in range(1 + len(models), 1 + 2 * len(models)):
+        for c, (row, col) in enumerate(cells):
+            fig.axes[r * len(images) + c].add_patch(plt.Rectangle(
+                (col * p - 0.5, row * p - 0.5), p, p, fill=False, ec="red", lw=1))
+    return fig
+
+
+def tsne_panels(results: Mapping[str, Mapping[str, Any]]):
+    """Side-by-side t-SNE embeddings from :func:`~.evaluation.evaluate` results (their ``tsne`` entry)."""
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4.6), squeeze=False)
+    for ax, (name, res) in zip(axes[0], results.items()):
+        t = res["tsne"]
+        ev.plot_embedding(np.asarray(t["embedding"]), np.asarray(t["labels"]), t["class_names"], ax=ax, title=name)
+    axes[0, -1].legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def architecture_table(model: MaskedAutoencoder):
+    """Width, depth, heads and trainable parameters (millions) of encoder and decoder, as a DataFrame."""
+    import pandas as pd
+
+    def count(decoder: bool) -> float:
+        return sum(p.numel() for n, p in model.named_parameters()
+                   if n.startswith(("decoder", "mask_token")) == decoder and p.requires_grad) / 1e6
+
+    c = model.cfg
+    return pd.DataFrame({"": ["encoder", "decoder"], "width": [c.embed_dim, c.decoder_embed_dim],
+                         "depth": [c.depth, c.decoder_depth], "heads": [c.num_heads, c.decoder_num_heads],
+                         "parameters (M)": [count(False), count(True)]}).set_index("")

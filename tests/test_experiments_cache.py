@@ -1,0 +1,94 @@
+"""The run cache: keys, atomic records, lookup, resume state, results, listing and pruning."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mae_hlvm.experiments import cache as C
+
+
+def test_key_depends_on_kind_config_and_version():
+    k = C.config_key("a", {"x": 1, "y": [1, 2]})
+    assert k == C.config_key("a", {"y": [1, 2], "x": 1})          # order-free
+    assert k != C.config_key("b", {"x": 1, "y": [1, 2]})
+    assert k != C.config_key("a", {"x": 2, "y": [1, 2]})
+    assert k != C.config_key("a", {"x": 1, "y": [1, 2]}, version="9.9")
+    assert len(k) == C.KEY_CHARS
+
+
+def test_begin_finish_lookup(tmp_path):
+    cache = C.RunCache(tmp_path)
+    cfg = {"x": 1}
+    assert cache.lookup("train", cfg) is None
+    run = cache.begin("train", cfg)
+    assert not cache.lookup("train", cfg).complete
+    again = cache.begin("train", cfg)           # an interrupted run is resumed in the same folder
+    assert again.folder == run.folder and again.record["resumed"]
+    done = cache.finish(run, loss=0.5)
+    found = cache.lookup("train", cfg)
+    assert found.complete and found.record["loss"] == 0.5 and found.record["finished"]["commit"]
+    assert {"host", "cpu_cores"} <= set(found.record["finished"]["machine"])
+    with pytest.raises(C.CacheError, match="complete already"):
+        cache.begin("train", cfg)
+    assert cache.lookup("train", {"x": 2}) is None
+    assert done.folder != cache.folder("train", {"x": 2})
+
+
+def test_a_record_of_another_configuration_is_refused(tmp_path):
+    cache = C.RunCache(tmp_path)
+    run = cache.begin("train", {"x": 1})
+    rec = json.loads((run.folder / C.RUN_FILE).read_text())
+    rec["config"] = {"x": 5}
+    (run.folder / C.RUN_FILE).write_text(json.dumps(rec))
+    with pytest.raises(C.CacheError, match="another configuration"):
+        cache.lookup("train", {"x": 1})
+
+
+def test_unreadable_record_names_the_file(tmp_path):
+    cache = C.RunCache(tmp_path)
+    run = cache.begin("train", {"x": 1})
+    (run.folder / C.RUN_FILE).write_text("{not json")
+    with pytest.raises(C.CacheError, match="run.json"):
+        cache.lookup("train", {"x": 1})
+
+
+def test_results_are_keyed_by_their_configuration(tmp_path):
+    cache = C.RunCache(tmp_path)
+    run = cache.begin("train", {"x": 1})
+    assert cache.load_result(run, "eval", {"n": 1}) is None
+    cache.save_result(run, "eval", {"n": 1}, {"acc": 0.9})
+    assert cache.load_result(run, "eval", {"n": 1}) == {"acc": 0.9}
+    assert cache.load_result(run.folder, "eval", {"n": 2}) is None
+
+
+def test_write_json_leaves_no_temporary_files(tmp_path):
+    C.write_json(tmp_path / "a.json", {"a": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_kind_must_name_a_folder(tmp_path):
+    with pytest.raises(ValueError, match="identifier"):
+        C.RunCache(tmp_path).folder("../x", {})
+
+
+def test_prune_and_cli(tmp_path, capsys):
+    cache = C.RunCache(tmp_path)
+    cache.finish(cache.begin("train", {"x": 1}))
+    cache.begin("train", {"x": 2})                                 # interrupted
+    with pytest.raises(ValueError, match="needs a filter"):
+        cache.prune()
+    assert C.main(["--root", str(tmp_path), "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("train") == 2 and "running" in out and "complete" in out
+    assert C.main(["--root", str(tmp_path), "prune", "--incomplete", "--dry-run"]) == 0
+    assert len(cache.runs()) == 2
+    assert C.main(["--root", str(tmp_path), "prune", "--incomplete"]) == 0
+    assert [r.complete for r in cache.runs()] == [True]
+    assert C.main(["--root", str(tmp_path), "prune", "--older-than", "-1"]) == 1
+    assert "days must be >= 0" in capsys.readouterr().err
+
+
+def test_default_root_honours_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAE_HLVM_CACHE", str(tmp_path / "c"))
+    assert C.RunCache().root == tmp_path / "c"

@@ -1,0 +1,115 @@
+"""The experiments layer end to end at toy size: pretraining runs through the cache, the suite."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from mae_hlvm.experiments import RunCache
+from mae_hlvm.experiments import pretraining as P
+from mae_hlvm.experiments.evaluation import EVALUATIONS, EvaluationParams, evaluate
+from mae_hlvm.experiments.params import ParamsError
+from mae_hlvm.mae.train import pretrain
+
+TOY = P.PretrainingParams(n_images=64, steps=4, warmup_steps=1, batch_size=16, n_heldout=16)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return RunCache(tmp_path / "cache")
+
+
+def _same_weights(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_a_run_is_trained_once_then_loaded(cache):
+    first = P.run(TOY, cache, progress_every_s=0)
+    assert not first.reused and len(first.history) == 4 and first.checkpoint.is_file()
+    assert first.record["status"] == "complete" and first.train_seconds > 0
+    assert set(first.heldout) == {"loss", "baseline", "ratio"}
+    again = P.run(TOY, cache)
+    assert again.reused and again.folder == first.folder and _same_weights(first.model, again.model)
+    assert again.history == first.history
+
+
+def test_changing_one_parameter_is_another_run(cache):
+    a = P.run(TOY.replace(steps=0), cache)
+    b = P.run(TOY.replace(steps=0, seed=1), cache)
+    assert a.folder != b.folder and not _same_weights(a.model, b.model)
+    assert a.history == [] and a.train_seconds == 0.0
+
+
+def test_untrained_run_is_the_initialisation_pretrain_starts_from(cache):
+    untrained = P.run(TOY.replace(steps=0), cache).model
+    torch.manual_seed(TOY.seed)
+    from mae_hlvm.mae import MaskedAutoencoder
+    fresh = MaskedAutoencoder(TOY.pretrain_config().model_config())
+    assert _same_weights(untrained, fresh)
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(cache, tmp_path):
+    whole = P.run(TOY, RunCache(tmp_path / "other"))
+    started = cache.begin(P.KIND, TOY.cache_config())                 # as if killed after 2 steps
+    pretrain(TOY.pretrain_config(device="cpu", output_dir=str(started.folder), progress=False),
+             P.training_images(TOY), until_step=2)
+    resumed = P.run(TOY, cache)
+    assert not resumed.reused and resumed.record.get("resumed")
+    assert _same_weights(whole.model, resumed.model)
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history], rel=1e-6)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"mask_unit": 12}, "mask_unit = 12"),
+    ({"mask_ratio": 0.99, "mask_unit": 16}, "mask_ratio = 0.99"),
+    ({"mask_ratio": 1.0}, r"mask_ratio = 1.0: must lie in \(0, 1\)"),
+    ({"data": "cifar10"}, "data must be 'shapes' | 'fashion_mnist'"),
+    ({"model": "vit_giant"}, "model = 'vit_giant': must be one of"),
+    ({"warmup_steps": 10}, r"warmup_steps = 10: must be <= steps \(4\)"),
+    ({"batch_size": 128}, "one batch cannot be filled from n_images = 64"),
+    ({"data": "fashion_mnist", "img_size": 16}, "Fashion-MNIST images are 28 px"),
+])
+def test_bad_sweep_points_are_refused_before_training(change, message):
+    with pytest.raises(ParamsError, match=message):
+        TOY.replace(**change)
+
+
+SUITE = EvaluationParams(n_train=40, n_test=40, n_shift=10, n_cue=20, probe="logistic", recon_n=8, tsne_n=30,
+                         tsne_perplexity=5.0, transfer_n_train=16, transfer_n_test=10, transfer_epochs=1,
+                         ident_max_train=16)
+
+
+def test_the_suite_runs_every_evaluation_and_caches_its_result(cache):
+    run = P.run(TOY.replace(steps=0), cache)
+    t = time.perf_counter()
+    res = evaluate(run, SUITE, cache)
+    first = time.perf_counter() - t
+    assert set(EVALUATIONS) <= set(res) and set(res["seconds"]) >= set(EVALUATIONS) - {"probe"} | {"features"}
+    assert 0 <= res["reconstruction"]["ssim"]["mean"] <= 1 and res["reconstruction"]["ssim"]["n"] == 8
+    assert 0 <= res["probe"]["accuracy"] <= 1 and res["probe"]["chance"] == pytest.approx(0.1)
+    assert set(res["robustness"]) == {"IN1K", "IN-v2", "ObjectNet", "IN-R", "IN-A", "IN-S"}
+    assert res["robustness"]["IN1K"] == pytest.approx(res["probe"]["accuracy"])
+    assert len(res["tsne"]["embedding"]) == 30 and set(res["identifiability"]["by_level"]) == {
+        "global", "region", "local"}
+    t = time.perf_counter()
+    assert evaluate(run, SUITE, cache) == res
+    assert time.perf_counter() - t < first / 5
+    only = evaluate(run.model, SUITE.replace(evaluations=["shape_bias"]), cache)
+    assert set(only) == {"mask_ratio", "mask_unit", "probe", "shape_bias", "seconds"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"evaluations": ["probe", "fid"]}, r"unknown \['fid'\]"),
+    ({"evaluations": ["probe", "probe"]}, "lists an evaluation twice"),
+    ({"n_test": 0}, "n_test = 0: must be >= 1"),
+    ({"tsne_perplexity": 500.0}, "must be below the number of t-SNE points"),
+])
+def test_bad_suites_are_refused(change, message):
+    with pytest.raises(ParamsError, match=message):
+        SUITE.replace(**change)
+
+
+def test_evaluate_refuses_what_is_not_a_model(cache):
+    with pytest.raises(TypeError, match="PretrainingRun, a checkpoint path or a MaskedAutoencoder"):
+        evaluate(42, SUITE, cache)
