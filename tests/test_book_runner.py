@@ -129,3 +129,14 @@ def test_progress_lines_are_passed_on(capsys):
     sink.write("ing\n")
     err = capsys.readouterr().err
     assert "[book] toy: [pretrain] step 1/2" in err and "warning" not in err
+
+
+def test_glue_all_stores_numpy_scalars_as_plain_numbers(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: seen.__setitem__(name, value))
+    book.glue_all({"a": np.float64(0.5), "b": np.int64(3), "c": "text", "d": np.arange(2)})
+    assert type(seen["a"]) is float and type(seen["b"]) is int and seen["c"] == "text"
+    assert isinstance(seen["d"], np.ndarray)

@@ -359,8 +359,12 @@ if __name__ == "__main__":
 
 
 def glue_all(values: dict[str, Any]) -> None:
-    """``myst_nb.glue(name, value, display=False)`` for every entry: the numbers a chapter's prose cites."""
+    """``myst_nb.glue(name, value, display=False)`` for every entry: the numbers a chapter's prose cites.
+
+    NumPy scalars become Python numbers first: their repr (``np.float64(0.43)``) is what MyST-NB would
+    otherwise store, and ``{glue:text}`name:.2f``` cannot format it."""
     from myst_nb import glue
 
     for name, value in values.items():
-        glue(name, value, display=False)
+        glue(name, value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value,
+             display=False)
