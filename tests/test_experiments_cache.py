@@ -92,3 +92,10 @@ def test_prune_and_cli(tmp_path, capsys):
 def test_default_root_honours_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MAE_HLVM_CACHE", str(tmp_path / "c"))
     assert C.RunCache().root == tmp_path / "c"
+
+
+def test_the_next_write_removes_temp_files_of_killed_writes(tmp_path):
+    orphan = tmp_path / "run.json.999999999.x1y2z3.tmp"  # the process that wrote it is gone
+    orphan.write_text('{"half": ')
+    C.write_json(tmp_path / "run.json", {"a": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]

@@ -96,7 +96,7 @@ def test_the_suite_runs_every_evaluation_and_caches_its_result(cache):
     assert evaluate(run, SUITE, cache) == res
     assert time.perf_counter() - t < first / 5
     only = evaluate(run.model, SUITE.replace(evaluations=["shape_bias"]), cache)
-    assert set(only) == {"mask_ratio", "mask_unit", "probe", "shape_bias", "seconds"}
+    assert set(only) == {"mask_ratio", "mask_unit", "data", "probe", "shape_bias", "seconds"}
 
 
 @pytest.mark.parametrize("change, message", [

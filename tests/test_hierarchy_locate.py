@@ -73,6 +73,19 @@ def test_cache_follows_graph_edits():
     assert locate(g, {"x5"}).c == {"z2", "z6"}
 
 
+def test_cache_follows_edits_that_keep_the_node_and_edge_counts():
+    """Silently wrong before: the cache keyed on (nodes, edges) counts answered from a stale index."""
+    g = note_tree()
+    fresh = lambda: locate(compile(g), {"x5"}).c  # noqa: E731 (the answer without the cache)
+    assert locate(g, {"x5"}).c == fresh()
+    parent = next(iter(g.predecessors("x5")))
+    g.remove_edge(parent, "x5")
+    g.add_edge("z2", "x5")  # one edge moved: counts unchanged
+    assert locate(g, {"x5"}).c == fresh() != {parent}
+    g.nodes["z2"]["dim"] = 3  # attributes are read too
+    assert locate(g, {"x5"}).c == fresh()
+
+
 def random_dag(rng: np.random.Generator, max_latents: int = 7, max_obs: int = 5) -> nx.DiGraph:
     """A random valid hierarchy: latents in a random order, pixels as sinks, random dims."""
     n_z, n_x = int(rng.integers(1, max_latents + 1)), int(rng.integers(2, max_obs + 1))

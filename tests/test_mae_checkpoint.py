@@ -91,3 +91,44 @@ def test_missing_unexpected_and_misshaped_keys_are_named():
         load_pretrained({"cls_token": torch.zeros(1, 1, 32)})
     with pytest.raises(FileNotFoundError):
         load_pretrained(Path("/nonexistent/ck.pt"))
+
+
+def test_the_next_save_removes_temp_files_of_killed_saves(tmp_path):
+    """A save killed mid-write (SIGKILL: no clean-up runs) leaves ``<name>.<pid>.<random>.tmp``; the
+    next save of the same file removes it, and leaves a live writer's temp file alone."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "checkpoint.pt"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        orphan = tmp_path / "checkpoint.pt.999999999.abcd1234.tmp"   # pid gone
+        old_style = tmp_path / "checkpoint.pt.k3j4h5g6.tmp"            # the earlier naming
+        live = tmp_path / f"checkpoint.pt.{proc.pid}.efgh5678.tmp"     # a process still writing
+        other = tmp_path / "other.pt.999999999.abcd1234.tmp"          # another file's temp
+        for p in (orphan, old_style, live, other):
+            p.write_bytes(b"half a checkpoint")
+        save_checkpoint(path, {"a": torch.ones(2)})
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint.pt", live.name, other.name])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        save_checkpoint(path, {"a": torch.zeros(2)})
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", other.name]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_corrupt_checkpoints_raise_one_error_naming_the_file(tmp_path):
+    from mae_hlvm.mae import CheckpointError
+
+    save_checkpoint(tmp_path / "good.pt", model_payload(create_mae("mae_tiny", **MICRO)))
+    data = (tmp_path / "good.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    for name in ("truncated.pt", "empty.pt", "text.pt"):
+        for load in (load_checkpoint, load_pretrained):
+            with pytest.raises(CheckpointError, match=rf"checkpoint .*{name} \(\d+ bytes\) cannot be read"):
+                load(tmp_path / name)

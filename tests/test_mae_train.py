@@ -91,14 +91,38 @@ def test_resume_refuses_a_different_configuration(tmp_path, images):
 
 
 def test_non_finite_loss_names_step_and_keeps_checkpoint(tmp_path, images):
+    from mae_hlvm.mae import load_checkpoint, save_checkpoint
+
     pretrain(micro_config(tmp_path), images, until_step=2)
     ckpt = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(ckpt)
+    state["model"]["decoder_pred.weight"].fill_(float("nan"))  # weights gone bad, e.g. a diverged run
+    save_checkpoint(ckpt, state)
     before = ckpt.read_bytes()
-    bad = images.clone()
-    bad[:] = float("nan")
     with pytest.raises(FloatingPointError, match=r"non-finite loss nan at step 3; .*checkpoint.pt \(step 2\)"):
-        pretrain(micro_config(tmp_path), bad, resume=True)
+        pretrain(micro_config(tmp_path), images, resume=True)
     assert ckpt.read_bytes() == before
+
+
+def test_non_finite_data_is_refused_before_training(tmp_path, images):
+    """NaN or inf in the images is named before the first step (it used to surface as a non-finite loss)."""
+    from mae_hlvm.data import DataError
+
+    bad = images.clone()
+    bad[3, 0, 0, 0] = float("inf")
+    with pytest.raises(DataError, match=r"NaN or inf in 1 of 40 images \(first: image 3\)"):
+        pretrain(micro_config(tmp_path), bad)
+    assert not tmp_path.joinpath("metrics.jsonl").exists()
+
+    class Images(torch.utils.data.Dataset):  # a dataset is checked batch by batch, before the step uses it
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, i):
+            return bad[i]
+
+    with pytest.raises(DataError, match=r"the batch of step \d+ holds NaN or inf in 1 image"):
+        pretrain(micro_config(steps=6), Images())
 
 
 def test_dataset_input_matches_tensor_input(images):
@@ -118,7 +142,7 @@ def test_bad_data_and_config_refused(images):
         pretrain(micro_config(mask_unit=6), images)
     with pytest.raises(ValueError, match="ratio 0.8 leaves no visible unit"):
         pretrain(micro_config(mask_ratio=0.8), images)  # 4 units of 8 px
-    with pytest.raises(ValueError, match="augment 'crop'"):
+    with pytest.raises(ValueError, match="augment = 'crop'"):
         micro_config(augment="crop")
     with pytest.raises(ValueError, match="unknown PretrainConfig key"):
         PretrainConfig.from_dict({"mask_ratios": 0.5})
@@ -196,7 +220,7 @@ def test_pretrain_name_is_the_function_after_importing_the_cli_modules(images):
     import mae_hlvm.mae.cli  # noqa: F401  (what python -m mae_hlvm.mae runs)
 
     assert callable(mae.pretrain) and mae.pretrain.__module__ == "mae_hlvm.mae.train"
-    res = mae.pretrain(micro_config(steps=1), images)
+    res = mae.pretrain(micro_config(steps=1, warmup_steps=0), images)
     assert len(res.history) == 1
 
 
@@ -218,3 +242,88 @@ def test_gradient_clipping_limits_the_update(images):
     clipped = pretrain(micro_config(steps=3, warmup_steps=0, clip_grad=1e-8), images)
     assert free.losses[0] == clipped.losses[0]  # same init, same first batch
     assert free.losses[1:] != clipped.losses[1:]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resuming_below_the_checkpoint_step_is_refused_and_changes_nothing(tmp_path, images, capsys):
+    """Data loss fixed: --resume --until-step K below the checkpoint's step used to rewrite the
+    checkpoint as step K while it held later weights."""
+    run = tmp_path / "run"
+    pretrain(micro_config(run), images, until_step=4)
+    before = _snapshot(run)
+    with pytest.raises(ValueError, match=r"until_step 2 is below the step of .*checkpoint.pt \(4\)") as err:
+        pretrain(micro_config(run), images, resume=True, until_step=2)
+    assert _is_checkpoint_error(err)
+    assert _snapshot(run) == before
+    torch.save(images, tmp_path / "imgs.pt")
+    args = ["--data", str(tmp_path / "imgs.pt"), "--config", str(_yaml_of(micro_config(run), tmp_path)),
+            "--resume", "--until-step", "3"]
+    assert main(args) == 1
+    assert "until_step 3 is below the step" in capsys.readouterr().err
+    assert _snapshot(run) == before
+    assert pretrain(micro_config(run), images, resume=True, until_step=5).history[-1]["step"] == 5
+
+
+def _is_checkpoint_error(excinfo) -> bool:
+    return type(excinfo.value).__name__ == "CheckpointError"
+
+
+def _yaml_of(config: PretrainConfig, folder: Path) -> Path:
+    import yaml
+
+    path = folder / "cfg.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    return path
+
+
+def test_a_new_run_never_replaces_the_run_in_its_folder_unless_asked(tmp_path, images, capsys):
+    """Data loss fixed: a new run (no resume) in a folder holding a run truncated its metrics and
+    replaced its checkpoint, even when the new run failed at once."""
+    run = tmp_path / "run"
+    pretrain(micro_config(run), images, until_step=2)
+    before = _snapshot(run)
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoint.pt, metrics.jsonl\).*--overwrite") as err:
+        pretrain(micro_config(run), images)
+    assert _is_checkpoint_error(err)
+    nan = images.clone()
+    nan[0, 0, 0, 0] = float("nan")  # a run that would fail at once
+    with pytest.raises(ValueError):
+        pretrain(micro_config(run, lr=1e-2), nan)
+    (run / "checkpoint.pt").rename(tmp_path / "kept.pt")  # metrics alone are a run too
+    with pytest.raises(ValueError, match=r"already holds a run \(metrics.jsonl\)") as err:
+        pretrain(micro_config(run), images)
+    assert _is_checkpoint_error(err)
+    (tmp_path / "kept.pt").rename(run / "checkpoint.pt")
+    assert _snapshot(run) == before
+    torch.save(images, tmp_path / "imgs.pt")
+    args = ["--data", str(tmp_path / "imgs.pt"), "--config", str(_yaml_of(micro_config(run), tmp_path))]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(run) == before
+    assert main(args + ["--overwrite"]) == 0  # asked explicitly: a fresh run of 6 steps replaces it
+    assert [h["step"] for h in read_metrics(run)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_runs_record_their_data_and_resume_refuses_other_data(tmp_path, images):
+    run = tmp_path / "run"
+    from mae_hlvm.mae import load_checkpoint
+
+    pretrain(micro_config(run), images, until_step=2, data_spec="imgs.pt")
+    data = load_checkpoint(run / "checkpoint.pt")["data"]
+    assert data["spec"] == "imgs.pt" and data["size"] == 40 and data["shape"] == [40, 3, 16, 16]
+    assert data["dtype"] == "float32" and len(data["sha256"]) == 64
+    before = _snapshot(run)
+    other = images.clone()
+    other[7] = other[7].flip(-1)
+    with pytest.raises(ValueError, match=r"trained on other data \(checkpoint: imgs.pt: 40 images") as err:
+        pretrain(micro_config(run), other, resume=True)
+    assert _is_checkpoint_error(err)
+    with pytest.raises(ValueError, match="trained on other data") as err:
+        pretrain(micro_config(run), images[:32], resume=True)
+    assert _is_checkpoint_error(err)
+    assert _snapshot(run) == before
+    assert pretrain(micro_config(run), images, resume=True).history[-1]["step"] == 6

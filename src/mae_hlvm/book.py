@@ -140,10 +140,7 @@ def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
     path = root / PROFILE_DIR / f"{name}.yaml"
     if not path.is_file():
         raise BookError(f"chapter {name!r} has no profile file {PROFILE_DIR / (name + '.yaml')}")
-    try:
-        sets = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise BookError(f"{PROFILE_DIR / path.name} is not valid YAML: {err}") from None
+    sets = _load_yaml(path.read_text(), str(PROFILE_DIR / path.name)) or {}
     if not isinstance(sets, dict):
         raise BookError(f"{PROFILE_DIR / path.name} must map profile names to parameter sets")
     missing = [p for p in PROFILES if p not in sets]
@@ -311,8 +308,18 @@ def run_book(root: Path, profile: str, only: Sequence[str] | None = None,
     return runs
 
 
+def _load_yaml(text: str, where: str) -> Any:
+    """YAML as the library reads it (``1e-3`` is a float); BookError naming ``where`` and the line."""
+    from mae_hlvm.mae.configs import ConfigError, load_yaml
+
+    try:
+        return load_yaml(text, where)
+    except ConfigError as err:
+        raise BookError(str(err)) from None
+
+
 def _parse_value(text: str) -> Any:
-    return yaml.safe_load(text)
+    return _load_yaml(text, f"parameter value {text!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

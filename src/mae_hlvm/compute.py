@@ -1,7 +1,7 @@
 """Where torch runs: devices, threads, measured FLOP/s, and the FLOPs an MAE step costs.
 
-- :func:`pick_device`: ``"auto"`` / ``"cpu"`` / ``"cuda[:i]"`` to a ``torch.device``, refusing CUDA
-  where there is none;
+- :func:`pick_device`: ``"auto"`` / ``"cpu"`` / ``"cuda[:i]"`` / ``"mps"`` to a ``torch.device``, refusing
+  any other name and a device this machine does not have (:func:`check_device_name` checks the name alone);
 - :func:`torch_threads`: a block on ``n`` intra-op threads, the previous count restored after;
 - :func:`measure_matmul_flops`: this machine's practical matmul peak, in FLOP/s;
 - :func:`mae_training_flops`: FLOPs of one MAE training step, to set against that peak.
@@ -15,16 +15,42 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "torch_threads", "measure_matmul_flops", "mae_training_flops"]
+__all__ = ["check_device_name", "pick_device", "torch_threads", "measure_matmul_flops", "mae_training_flops"]
+
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+_DEVICE_FORMS = "auto, cpu, cuda, cuda:K (K a GPU index) or mps"
+
+
+def check_device_name(name: str) -> torch.device | None:
+    """The ``torch.device`` a name means (None for ``"auto"``), without asking whether this machine has
+    it; a name that is no device of ours raises ValueError naming it and the valid forms."""
+    if not isinstance(name, str):
+        raise ValueError(f"device must be a string ({_DEVICE_FORMS}), got {name!r}")
+    if name == "auto":
+        return None
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in DEVICE_TYPES or (device.type != "cuda" and device.index not in (None, 0)):
+        raise ValueError(f"unknown device {name!r}; valid: {_DEVICE_FORMS}")
+    return device
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"`` gives CUDA when available, else CPU; anything else is passed to torch.device."""
-    if name == "auto":
+    """``"auto"`` gives CUDA when available, else CPU; ``cpu``, ``cuda[:K]`` and ``mps`` are checked
+    against this machine (ValueError naming the device when it lacks it)."""
+    device = check_device_name(name)
+    if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} GPU(s) "
+                             f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} requested but MPS is not available on this machine")
     return device
 
 

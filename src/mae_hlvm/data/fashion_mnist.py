@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mae_hlvm.data.errors import DataError
+
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -37,7 +39,7 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as fh:
                 return fh.read()
         except (EOFError, OSError, gzip.BadGzipFile) as err:
-            raise ValueError(f"{path}: cannot decompress ({err}); the file is truncated or not gzip") from None
+            raise DataError(f"{path}: cannot decompress ({err}); the file is truncated or not gzip") from None
     return path.read_bytes()
 
 
@@ -50,23 +52,23 @@ def read_idx(path: str | Path, expected_magic: int | None = None) -> np.ndarray:
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4:
-        raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX header (4-byte magic expected)")
+        raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header (4-byte magic expected)")
     magic = struct.unpack(">I", raw[:4])[0]
     if expected_magic is not None and magic != expected_magic:
-        raise ValueError(f"{path}: IDX magic number {magic} (0x{magic:08x}), expected {expected_magic} (0x{expected_magic:08x})")
+        raise DataError(f"{path}: IDX magic number {magic} (0x{magic:08x}), expected {expected_magic} (0x{expected_magic:08x})")
     zero, code, ndim = raw[0:2], raw[2], raw[3]
     if zero != b"\x00\x00" or code not in _IDX_TYPES or ndim == 0:
-        raise ValueError(f"{path}: bytes {raw[:4].hex()} are not an IDX magic number (0000 <type in "
+        raise DataError(f"{path}: bytes {raw[:4].hex()} are not an IDX magic number (0000 <type in "
                          f"{sorted(hex(k) for k in _IDX_TYPES)}> <ndim >= 1>)")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header, {len(raw)} bytes, expected at least {header} for {ndim} dimensions")
+        raise DataError(f"{path}: truncated header, {len(raw)} bytes, expected at least {header} for {ndim} dimensions")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_TYPES[code])
     expected = int(np.prod(shape)) * dtype.itemsize
     found = len(raw) - header
     if found != expected:
-        raise ValueError(f"{path}: {found} data bytes after the header, expected {expected} for shape {shape} "
+        raise DataError(f"{path}: {found} data bytes after the header, expected {expected} for shape {shape} "
                          f"of {dtype} ({'truncated' if found < expected else 'trailing bytes'})")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -92,7 +94,7 @@ def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> 
     Checks magic numbers, shapes (28 x 28), that image and label counts agree and labels lie in 0..9.
     """
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     folder = fashion_mnist_root(root)
     prefix, _ = SPLITS[split]
     img_path = _find(folder, f"{prefix}-images-idx3-ubyte")
@@ -100,9 +102,9 @@ def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> 
     images = read_idx(img_path, expected_magic=2051)
     labels = read_idx(lab_path, expected_magic=2049)
     if images.shape[1:] != (28, 28):
-        raise ValueError(f"{img_path}: images of shape {images.shape[1:]}, expected (28, 28)")
+        raise DataError(f"{img_path}: images of shape {images.shape[1:]}, expected (28, 28)")
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{img_path} holds {images.shape[0]} images but {lab_path} holds {labels.shape[0]} labels")
+        raise DataError(f"{img_path} holds {images.shape[0]} images but {lab_path} holds {labels.shape[0]} labels")
     if labels.size and labels.max() >= len(CLASS_NAMES):
-        raise ValueError(f"{lab_path}: label {int(labels.max())} found, expected labels in 0..{len(CLASS_NAMES) - 1}")
+        raise DataError(f"{lab_path}: label {int(labels.max())} found, expected labels in 0..{len(CLASS_NAMES) - 1}")
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))  # read_idx returns writable copies

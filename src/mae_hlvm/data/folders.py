@@ -22,8 +22,8 @@ folder (``imagenet_classes``), the order torchvision's ImageFolder and the MAE c
 usual protocol restricts the 1000 logits to them).
 
 Strictness: an unknown class folder, a file with a non-image extension, a stray file or folder, an
-empty class folder, an image of an unexpected size or channel mode all raise an error naming the
-path and what was expected.  Only dot-files (``.DS_Store``, ...) are ignored.
+empty class folder, an unreadable image, an image of an unexpected size or channel mode all raise
+:class:`~mae_hlvm.data.errors.DataError` (a ValueError) naming the path and what was expected.  Only dot-files (``.DS_Store``, ...) are ignored.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mae_hlvm.eval.shape_bias import GEIRHOS_CATEGORIES
+from mae_hlvm.data.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 # PIL modes that convert to RGB without losing meaning (alpha is dropped); others are refused
@@ -87,12 +88,12 @@ def list_images(folder: Path) -> list[Path]:
     files = []
     for p in _entries(folder):
         if p.is_dir():
-            raise ValueError(f"{p}: unexpected folder inside class folder {folder.name!r} (expected image files only)")
+            raise DataError(f"{p}: unexpected folder inside class folder {folder.name!r} (expected image files only)")
         if p.suffix.lower() not in IMAGE_EXTENSIONS:
-            raise ValueError(f"{p}: not an image file name (expected one of {', '.join(IMAGE_EXTENSIONS)})")
+            raise DataError(f"{p}: not an image file name (expected one of {', '.join(IMAGE_EXTENSIONS)})")
         files.append(p)
     if not files:
-        raise ValueError(f"class folder {folder} holds no images (expected at least one of {', '.join(IMAGE_EXTENSIONS)})")
+        raise DataError(f"class folder {folder} holds no images (expected at least one of {', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 
@@ -101,9 +102,9 @@ def class_folders(root: Path) -> list[Path]:
     entries = _entries(Path(root))
     stray = [p for p in entries if not p.is_dir()]
     if stray:
-        raise ValueError(f"{stray[0]}: unexpected file in {root} (expected only class folders)")
+        raise DataError(f"{stray[0]}: unexpected file in {root} (expected only class folders)")
     if not entries:
-        raise ValueError(f"{root} holds no class folders")
+        raise DataError(f"{root} holds no class folders")
     return entries
 
 
@@ -116,11 +117,11 @@ def load_rgb(path: str | Path, expected_size: tuple[int, int] | None = None):
         img = Image.open(path)
         img.load()
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: cannot be read as an image ({err})") from None
+        raise DataError(f"{path}: cannot be read as an image ({err})") from None
     if img.mode not in RGB_CONVERTIBLE:
-        raise ValueError(f"{path}: channel mode {img.mode!r}, expected one of {', '.join(RGB_CONVERTIBLE)} (convertible to RGB)")
+        raise DataError(f"{path}: channel mode {img.mode!r}, expected one of {', '.join(RGB_CONVERTIBLE)} (convertible to RGB)")
     if expected_size is not None and tuple(img.size) != tuple(expected_size):
-        raise ValueError(f"{path}: image size {img.size[0]}x{img.size[1]} (WxH), expected {expected_size[0]}x{expected_size[1]}")
+        raise DataError(f"{path}: image size {img.size[0]}x{img.size[1]} (WxH), expected {expected_size[0]}x{expected_size[1]}")
     return img.convert("RGB")
 
 
@@ -143,9 +144,9 @@ class ImageFolderDataset(Dataset):
                  imagenet_indices: Sequence[tuple[int, ...]], transform: Callable | None = None,
                  expected_size: tuple[int, int] | None = None, crop_border: int = 0, name: str = "images") -> None:
         if not samples:
-            raise ValueError(f"{name}: no images found")
+            raise DataError(f"{name}: no images found")
         if len(imagenet_indices) != len(classes):
-            raise ValueError(f"{name}: {len(imagenet_indices)} ImageNet index sets for {len(classes)} classes")
+            raise DataError(f"{name}: {len(imagenet_indices)} ImageNet index sets for {len(classes)} classes")
         self.samples = list(samples)
         self.targets = [t for _, t in self.samples]
         self.classes = list(classes)
@@ -163,7 +164,7 @@ class ImageFolderDataset(Dataset):
         b = self.crop_border
         if b:
             if img.width <= 2 * b or img.height <= 2 * b:
-                raise ValueError(f"{path}: image {img.width}x{img.height} too small to crop a {b}-px border")
+                raise DataError(f"{path}: image {img.width}x{img.height} too small to crop a {b}-px border")
             img = img.crop((b, b, img.width - b, img.height - b))
         return img
 
@@ -175,7 +176,7 @@ class ImageFolderDataset(Dataset):
 def category_hits(pred: torch.Tensor, targets: torch.Tensor, imagenet_indices: Sequence[Sequence[int]]) -> torch.Tensor:
     """Whether each predicted ImageNet index pred [N] lies in the index set of its target [N] -> bool [N]."""
     if pred.shape != targets.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and targets {tuple(targets.shape)} must have the same shape")
+        raise DataError(f"pred {tuple(pred.shape)} and targets {tuple(targets.shape)} must have the same shape")
     return torch.tensor([int(p) in set(imagenet_indices[int(t)]) for p, t in zip(pred, targets)], dtype=torch.bool)
 
 
@@ -191,9 +192,9 @@ def imagenet_classes(train_root: str | Path, expected: int | None = None) -> lis
     names = [p.name for p in class_folders(train_root)]
     bad = [n for n in names if not WNID_PATTERN.match(n)]
     if bad:
-        raise ValueError(f"{train_root / bad[0]}: class folder name is not a WordNet id (expected 'n' + 8 digits)")
+        raise DataError(f"{train_root / bad[0]}: class folder name is not a WordNet id (expected 'n' + 8 digits)")
     if expected is not None and len(names) != expected:
-        raise ValueError(f"{train_root} holds {len(names)} class folders, expected {expected}")
+        raise DataError(f"{train_root} holds {len(names)} class folders, expected {expected}")
     return names
 
 
@@ -202,7 +203,7 @@ def _wnid_target(classes: Sequence[str], dataset: str) -> Callable[[Path], int]:
 
     def target(folder: Path) -> int:
         if folder.name not in index:
-            raise ValueError(f"{folder}: unknown class folder for {dataset} (expected one of the {len(index)} "
+            raise DataError(f"{folder}: unknown class folder for {dataset} (expected one of the {len(index)} "
                              f"ImageNet wnids, e.g. {next(iter(index))})")
         return index[folder.name]
     return target
@@ -215,7 +216,7 @@ def imagenet(root: str | Path, split: str = "train", classes: Sequence[str] | No
     ``classes`` (wnids in index order) defaults to ``imagenet_classes(root / "train")``.
     """
     if split not in ("train", "val"):
-        raise ValueError(f"unknown split {split!r}; valid splits: train, val")
+        raise DataError(f"unknown split {split!r}; valid splits: train, val")
     root = Path(root)
     classes = list(classes) if classes is not None else imagenet_classes(root / "train")
     samples = _scan(root / split, _wnid_target(classes, f"ImageNet {split}"))
@@ -228,7 +229,7 @@ def imagenet_v2(root: str | Path, classes: Sequence[str], transform: Callable | 
 
     def target(folder: Path) -> int:
         if not folder.name.isdigit() or int(folder.name) >= n or str(int(folder.name)) != folder.name:
-            raise ValueError(f"{folder}: unknown class folder for ImageNet-v2 (expected an index 0..{n - 1} without leading zeros)")
+            raise DataError(f"{folder}: unknown class folder for ImageNet-v2 (expected an index 0..{n - 1} without leading zeros)")
         return int(folder.name)
     return ImageFolderDataset(_scan(Path(root), target), list(classes), [(i,) for i in range(n)],
                               transform, name="ImageNet-v2")
@@ -241,7 +242,7 @@ def imagenet_wnid_subset(root: str | Path, classes: Sequence[str], name: str, ex
     samples = _scan(root, _wnid_target(classes, name))
     found = len({t for _, t in samples})
     if expected_classes is not None and found != expected_classes:
-        raise ValueError(f"{root}: {found} class folders for {name}, expected {expected_classes}")
+        raise DataError(f"{root}: {found} class folders for {name}, expected {expected_classes}")
     return ImageFolderDataset(samples, list(classes), [(i,) for i in range(len(classes))], transform, name=name)
 
 
@@ -280,18 +281,18 @@ def read_objectnet_mapping(mapping: str | Path | Mapping[str, Sequence[int]], n_
         try:
             mapping = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
+            raise DataError(f"{path}: not valid JSON ({err})") from None
         where = str(path)
     else:
         where = "ObjectNet mapping"
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"{where}: expected a JSON object {{folder name: [ImageNet indices]}}, got {type(mapping).__name__}")
+        raise DataError(f"{where}: expected a JSON object {{folder name: [ImageNet indices]}}, got {type(mapping).__name__}")
     out = {}
     for name, idx in mapping.items():
         if not isinstance(idx, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
-            raise ValueError(f"{where}: entry {name!r} must be a list of ImageNet indices, got {idx!r}")
+            raise DataError(f"{where}: entry {name!r} must be a list of ImageNet indices, got {idx!r}")
         if any(not 0 <= i < n_imagenet for i in idx):
-            raise ValueError(f"{where}: entry {name!r} has index outside 0..{n_imagenet - 1}: {list(idx)}")
+            raise DataError(f"{where}: entry {name!r} has index outside 0..{n_imagenet - 1}: {list(idx)}")
         out[str(name)] = tuple(idx)
     return out
 
@@ -307,10 +308,10 @@ def objectnet(root: str | Path, mapping: str | Path | Mapping[str, Sequence[int]
     folders = class_folders(Path(root))
     unknown = [f for f in folders if f.name not in table]
     if unknown:
-        raise ValueError(f"{unknown[0]}: unknown class folder for ObjectNet (not in the mapping; map it to [] to exclude it)")
+        raise DataError(f"{unknown[0]}: unknown class folder for ObjectNet (not in the mapping; map it to [] to exclude it)")
     kept = [f for f in folders if table[f.name]]
     if not kept:
-        raise ValueError(f"{root}: no folder maps to an ImageNet class")
+        raise DataError(f"{root}: no folder maps to an ImageNet class")
     names = [f.name for f in kept]
     samples = [(p, i) for i, f in enumerate(kept) for p in list_images(f)]
     ds = ImageFolderDataset(samples, names, [table[n] for n in names], transform, crop_border=crop_border, name="ObjectNet")
@@ -333,21 +334,21 @@ def cue_conflict(root: str | Path, expected_size: tuple[int, int] | None = (224,
     found = {f.name for f in folders}
     unknown = sorted(found - set(names))
     if unknown:
-        raise ValueError(f"{root / unknown[0]}: unknown class folder for cue-conflict (expected the 16 categories {', '.join(names)})")
+        raise DataError(f"{root / unknown[0]}: unknown class folder for cue-conflict (expected the 16 categories {', '.join(names)})")
     missing = sorted(set(names) - found)
     if missing:
-        raise ValueError(f"{root}: category folder(s) {', '.join(missing)} missing (expected all 16: {', '.join(names)})")
+        raise DataError(f"{root}: category folder(s) {', '.join(missing)} missing (expected all 16: {', '.join(names)})")
     samples, textures = [], []
     for folder in folders:
         for p in list_images(folder):
             m = _CUE_NAME.match(p.name)
             if m is None:
-                raise ValueError(f"{p}: file name does not read <shape><number>-<texture><number>.png (e.g. airplane1-bicycle2.png)")
+                raise DataError(f"{p}: file name does not read <shape><number>-<texture><number>.png (e.g. airplane1-bicycle2.png)")
             shape, texture = m.group(1), m.group(3)
             if shape != folder.name:
-                raise ValueError(f"{p}: shape {shape!r} in the file name differs from its folder {folder.name!r}")
+                raise DataError(f"{p}: shape {shape!r} in the file name differs from its folder {folder.name!r}")
             if texture not in CUE_CONFLICT_CATEGORIES:
-                raise ValueError(f"{p}: texture {texture!r} is not one of the 16 categories ({', '.join(names)})")
+                raise DataError(f"{p}: texture {texture!r} is not one of the 16 categories ({', '.join(names)})")
             samples.append((p, names.index(shape)))
             textures.append(names.index(texture))
     ds = ImageFolderDataset(samples, names, list(CUE_CONFLICT_CATEGORIES.values()), transform,

@@ -2,7 +2,8 @@
 
 Table 1: linear-probe top-1 (%) on IN-1K and the robustness sets; Table 2: shape bias; Table 3:
 COCO Mask R-CNN (45 epochs) box AP and mask AP. Keys are (mask ratio, mask unit in px); the (0.75, 16)
-setting appears twice in Table 1 with different numbers (two pipelines, see the notes): ``(0.75, 16)``
+setting appears twice in Table 1 with different numbers (two pipelines; the claims ledger, rows E5-E6,
+discusses it): ``(0.75, 16)``
 is the masking-ratio row, ``(0.75, "16b")`` the mask-unit row.
 """
 from __future__ import annotations

@@ -11,7 +11,10 @@ Where each number comes from:
 - **PSNR**, **MSE**: per image over all of C, H, W, as ``skimage.metrics.peak_signal_noise_ratio`` and
   ``mean_squared_error``. Identical images have PSNR = inf, as in scikit-image.
 
-All four are computed per image; a dataset score is the mean over images.
+All four are computed per image; a dataset score is the mean over images. Every public function
+checks its images (floating point, finite, same shape, within [0, data_range]) and raises
+:class:`~mae_hlvm.data.errors.DataError` naming what it refuses: integer images, for instance, would
+otherwise be scored as if their data range were 1.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.errors import DataError
 from ._checks import check_images, check_range
 
 METRICS: tuple[str, ...] = ("ssim", "fsim", "psnr", "mse")
@@ -51,6 +55,15 @@ def _valid_filter(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, gaussian: bool = True,
          win_size: int = 7, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
     """Per-image SSIM of x, y [N, C, H, W] in [0, data_range] -> [N] (scikit-image's algorithm)."""
+    x, y = _check_pair(x, y, data_range, ("x", "y"), any_channels=True)
+    for name, value in (("sigma", sigma), ("k1", k1), ("k2", k2)):
+        if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise ValueError(f"SSIM {name} must be a positive finite number, got {value!r}")
+    return _ssim(x, y, data_range, gaussian, win_size, sigma, k1, k2)
+
+
+def _ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, gaussian: bool = True,
+          win_size: int = 7, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
     n, c, h, w = x.shape
     if gaussian:
         kernel = _gaussian_kernel(sigma, truncate=3.5)
@@ -72,42 +85,60 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, gaussian: bo
     return s.reshape(n, c, -1).mean(dim=(1, 2))
 
 
-def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image mean squared error over C, H, W: [N]."""
+def mse(x: torch.Tensor, y: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
+    """Per-image mean squared error over C, H, W: [N]. ``data_range``, when given, is checked too."""
+    x, y = _check_pair(x, y, data_range, ("x", "y"), any_channels=True)
+    return _mse(x, y)
+
+
+def _mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).pow(2).flatten(1).mean(dim=1)
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-image PSNR in dB, 10 log10(data_range^2 / MSE): [N] (inf where x == y)."""
-    return 10 * torch.log10(data_range ** 2 / mse(x, y))
+    x, y = _check_pair(x, y, data_range, ("x", "y"), any_channels=True)
+    return _psnr(x, y, data_range)
+
+
+def _psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    return 10 * torch.log10(data_range ** 2 / _mse(x, y))
 
 
 def fsim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-image FSIM (FSIMc for 3 channels) from piq: [N]."""
+    x, y = _check_pair(x, y, data_range, ("x", "y"))
+    return _fsim(x, y, data_range)
+
+
+def _fsim(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
     import piq
 
     return piq.fsim(x, y, data_range=data_range, reduction="none", chromatic=x.shape[1] == 3)
 
 
-_FNS: dict[str, Callable[..., torch.Tensor]] = {
-    "ssim": lambda x, y, r: ssim(x, y, r),
-    "fsim": lambda x, y, r: fsim(x, y, r),
-    "psnr": lambda x, y, r: psnr(x, y, r),
-    "mse": lambda x, y, r: mse(x, y),
+_FNS: dict[str, Callable[..., torch.Tensor]] = {  # on checked batches
+    "ssim": lambda x, y, r: _ssim(x, y, r),
+    "fsim": lambda x, y, r: _fsim(x, y, r),
+    "psnr": lambda x, y, r: _psnr(x, y, r),
+    "mse": lambda x, y, r: _mse(x, y),
 }
 
 
-def _check_pair(originals, reconstructions, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
-    originals = check_images(originals, "originals")
-    reconstructions = check_images(reconstructions, "reconstructions")
+def _check_pair(originals, reconstructions, data_range: float | None,
+                names: tuple[str, str] = ("originals", "reconstructions"),
+                any_channels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    originals = check_images(originals, names[0])
+    reconstructions = check_images(reconstructions, names[1])
     if originals.shape != reconstructions.shape:
-        raise ValueError(
-            f"originals {tuple(originals.shape)} and reconstructions {tuple(reconstructions.shape)} differ in shape"
+        raise DataError(
+            f"{names[0]} {tuple(originals.shape)} and {names[1]} {tuple(reconstructions.shape)} differ in shape"
         )
-    if originals.shape[1] not in (1, 3):
-        raise ValueError(f"images need 1 or 3 channels, got {originals.shape[1]}")
-    check_range(originals, data_range, "originals")
-    check_range(reconstructions, data_range, "reconstructions")
+    if not any_channels and originals.shape[1] not in (1, 3):
+        raise DataError(f"images need 1 or 3 channels, got {originals.shape[1]}")
+    if data_range is not None:
+        check_range(originals, data_range, names[0])
+        check_range(reconstructions, data_range, names[1])
     return originals, reconstructions
 
 
@@ -175,6 +206,7 @@ def masked_loss_vs_mean_colour(model: torch.nn.Module, images: torch.Tensor, mas
     scored on the same masks (drawn from ``seed``) with the model's own loss, the mean over removed
     patches of the per-patch squared error. Returns ``loss``, ``baseline`` and ``ratio`` (loss/baseline).
     """
+    images = check_images(images, "images")
     out = model(images, mask_ratio=mask_ratio, mask_unit=mask_unit, generator=torch.Generator().manual_seed(seed))
     target = model.target(images)                                   # [N, L, p*p*C]
     if model.cfg.norm_pix_loss:

@@ -89,8 +89,13 @@ class TransferConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.backbone_lr_scale < 0:
-            raise ValueError(f"invalid TransferConfig: {self}")
+        rules = (("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+                 ("lr", self.lr > 0, "> 0"), ("backbone_lr_scale", self.backbone_lr_scale >= 0, ">= 0"),
+                 ("weight_decay", self.weight_decay >= 0, ">= 0"), ("box_weight", self.box_weight >= 0, ">= 0"),
+                 ("giou_weight", self.giou_weight >= 0, ">= 0"))
+        for name, holds, rule in rules:
+            if not holds:
+                raise ValueError(f"TransferConfig.{name} = {getattr(self, name)!r}: must be {rule}")
 
 
 def check_dense_targets(images, masks, boxes, labels, num_classes: int):

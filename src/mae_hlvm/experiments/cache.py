@@ -31,12 +31,12 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import mae_hlvm
+from mae_hlvm.atomic import atomic_temp
 
 RUN_FILE = "run.json"
 RESULTS_DIR = "results"
@@ -59,12 +59,13 @@ def config_key(kind: str, config: Mapping[str, Any], version: str | None = None)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write JSON to a temporary file beside ``path`` and rename it: never a half-written file."""
+    """Write JSON to a temporary file beside ``path`` and rename it: never a half-written file (and the
+    temp file of a process killed mid-write is removed by the next write)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    f, tmp = atomic_temp(path, "w")
     try:
-        with os.fdopen(fd, "w") as f:
+        with f:
             json.dump(obj, f, indent=1, allow_nan=True)
             f.write("\n")
         os.replace(tmp, path)

@@ -62,6 +62,8 @@ class EvaluationParams(Params):
     probe_batch_size: int = knob(256, "LARS probe batch")
     probe_blr: float = knob(6.4, "LARS base lr, scaled by batch / 256 (6.4 at 256 keeps MAE's absolute lr)")
     recon_n: int = knob(1000, "test images scored for reconstruction quality")
+    recon_ratio: float | None = knob(None, "mask ratio of the scored reconstructions (None: the model's own)")
+    recon_unit: int | None = knob(None, "mask unit (px) with recon_ratio (None: the model's own)")
     tsne_n: int = knob(1000, "points of the t-SNE embedding")
     tsne_perplexity: float = knob(30.0, "t-SNE perplexity")
     transfer_n_train: int = knob(1000, "images for the dense heads")
@@ -86,42 +88,85 @@ class EvaluationParams(Params):
             self._require(getattr(self, name) > 0, name, "must be > 0")
         self._require(self.tsne_perplexity < min(self.tsne_n, self.n_test), "tsne_perplexity",
                       "must be below the number of t-SNE points")
+        self._require(self.recon_ratio is None or 0 < self.recon_ratio < 1, "recon_ratio", "must lie in (0, 1)")
+        self._require(self.recon_unit is None or (self.recon_ratio is not None and self.recon_unit >= 1),
+                      "recon_unit", "needs recon_ratio and must be >= 1")
+
+
+# what each dataset can be evaluated on: Fashion-MNIST has labels and a foreground, but no shifted
+# sets, cue-conflict images, boxes or known latents
+APPLICABLE: dict[str, tuple[str, ...]] = {
+    "shapes": EVALUATIONS,
+    "fashion_mnist": ("reconstruction", "attention", "tsne", "probe"),
+}
+FOREGROUND = 0.05  # a Fashion-MNIST pixel above this grey level is part of the garment
+
+
+@dataclass
+class LabelledImages:
+    """Images [N, C, H, W] in [0, 1], labels [N], object masks [N, H, W] bool, class names."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor
+    class_names: tuple[str, ...]
 
 
 @dataclass
 class EvaluationSets:
-    """The images of a suite: probe training set, test set, shifted sets and cue-conflict set."""
+    """The images of a suite: probe training set, test set, shifted sets and cue-conflict set
+    (the last two only for the shapes)."""
 
-    train: ShapesBatch
-    test: ShapesBatch
+    train: ShapesBatch | LabelledImages
+    test: ShapesBatch | LabelledImages
     shifted: dict[str, ShapesBatch]   # by Table 1 column (IN-v2, ObjectNet, ...)
-    cue: ShapesBatch
+    cue: ShapesBatch | None
 
 
-def evaluation_sets(suite: EvaluationParams, img_size: int) -> EvaluationSets:
-    """Render the suite's images at ``img_size`` (only what its evaluations need)."""
-    need_shift = any(e in suite.evaluations for e in ("robustness",))
+def evaluation_sets(suite: EvaluationParams, img_size: int, data: str = "shapes") -> EvaluationSets:
+    """The suite's images at ``img_size`` (only what its evaluations need).
+
+    shapes: rendered with seeds from ``eval_seed`` that pretraining never uses. fashion_mnist: the
+    probe trains on the first ``n_train`` training images (which pretraining also saw, as in MAE's
+    protocol on ImageNet) and everything is scored on the test split."""
+    if data == "fashion_mnist":
+        from ..data.fashion_mnist import CLASS_NAMES
+        from ..data.pretraining import fashion_mnist_images
+
+        sets = []
+        for split, n in (("train", suite.n_train), ("test", suite.n_test)):
+            x, y = fashion_mnist_images(split, n, img_size)
+            sets.append(LabelledImages(x, y, x[:, 0] > FOREGROUND, tuple(CLASS_NAMES)))
+        return EvaluationSets(sets[0], sets[1], {}, None)
+    if data != "shapes":
+        raise ValueError(f"no evaluation images for data {data!r}; valid: {', '.join(APPLICABLE)}")
     s = suite.eval_seed
     shifted = ({name: render_shapes(suite.n_shift, s + 2, size=img_size, variant=v)
-                for name, v in VARIANT_FOR_SET.items() if v != "iid"} if need_shift else {})
-    cue = render_shapes(suite.n_cue if "shape_bias" in suite.evaluations else 1, s + 3, size=img_size,
-                        variant="cue_conflict")
+                for name, v in VARIANT_FOR_SET.items() if v != "iid"} if "robustness" in suite.evaluations else {})
+    cue = (render_shapes(suite.n_cue, s + 3, size=img_size, variant="cue_conflict")
+           if "shape_bias" in suite.evaluations else None)
     return EvaluationSets(render_shapes(suite.n_train, s, size=img_size),
                           render_shapes(suite.n_test, s + 1, size=img_size), shifted, cue)
 
 
-def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, Path | None]:
-    """(model, its pretraining ratio, unit, cache folder) from a run, a checkpoint path or a model."""
+def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, Path | None, str]:
+    """(model, its pretraining ratio, unit, cache folder, data) from a run, a checkpoint or a model;
+    outside a run, a 1-channel model is taken to be a Fashion-MNIST one."""
     if isinstance(model_or_run, PretrainingRun):
         p = model_or_run.params
-        return model_or_run.model, p.mask_ratio, p.mask_unit, model_or_run.folder
+        return model_or_run.model, p.mask_ratio, p.mask_unit, model_or_run.folder, p.data
     if isinstance(model_or_run, (str, Path)):
         saved = load_checkpoint(model_or_run).get("config") or {}
-        return (load_pretrained(model_or_run).eval(), saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None)
+        model = load_pretrained(model_or_run).eval()
+        return model, saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None, _data_of(model)
     if isinstance(model_or_run, MaskedAutoencoder):
-        return model_or_run.eval(), 0.75, None, None
+        return model_or_run.eval(), 0.75, None, None, _data_of(model_or_run)
     raise TypeError(f"evaluate needs a PretrainingRun, a checkpoint path or a MaskedAutoencoder, "
                     f"got {type(model_or_run).__name__}")
+
+
+def _data_of(model: MaskedAutoencoder) -> str:
+    return "fashion_mnist" if model.cfg.in_chans == 1 else "shapes"
 
 
 def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suite: EvaluationParams,
@@ -129,20 +174,22 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
              mask_unit: int | None = None) -> dict[str, Any]:
     """Every evaluation of ``suite`` on one encoder; a dict with one entry per evaluation and
     ``seconds`` (time per evaluation, including the shared feature extraction as ``features``).
+    Evaluations that the model's data does not support (Fashion-MNIST has no shifted sets, cue
+    conflicts, boxes or known latents) are listed under ``not_applicable`` instead.
 
-    Reconstructions are scored at the model's pretraining ratio and unit (a run's or a checkpoint's;
-    ``mask_ratio``/``mask_unit`` override). A run's results are cached in its folder."""
-    model, ratio, unit, folder = _as_model(model_or_run)
+    Reconstructions are scored at the suite's ``recon_ratio``/``recon_unit`` when set, else at the
+    model's pretraining ratio and unit (a run's or a checkpoint's; ``mask_ratio``/``mask_unit``
+    override). A run's results are cached in its folder."""
+    model, ratio, unit, folder, data = _as_model(model_or_run)
     ratio = mask_ratio if mask_ratio is not None else ratio
     unit = mask_unit if mask_unit is not None else unit
-    key = {"suite": suite.to_dict(), "mask_ratio": ratio, "mask_unit": unit}
+    if suite.recon_ratio is not None:
+        ratio, unit = suite.recon_ratio, suite.recon_unit
+    key = {"suite": suite.to_dict(), "mask_ratio": ratio, "mask_unit": unit, "data": data}
     cache = cache or RunCache()
     if folder is not None and (hit := cache.load_result(folder, "evaluation", key)) is not None:
         return hit
-    if model.cfg.in_chans != 3:
-        raise ValueError(f"the evaluation suite runs on the shapes images (3 channels); this model takes "
-                         f"{model.cfg.in_chans}")
-    result = _run_suite(model.cpu().eval(), suite, ratio, unit)
+    result = _run_suite(model.cpu().eval(), suite, ratio, unit, data)
     if folder is not None:
         cache.save_result(folder, "evaluation", key, result)
     return result
@@ -155,12 +202,17 @@ def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
     return out
 
 
-def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, unit: int | None) -> dict[str, Any]:
+def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, unit: int | None,
+               data: str) -> dict[str, Any]:
     torch.manual_seed(suite.seed)
     seconds: dict[str, float] = {}
-    sets = _timed(seconds, "render", lambda: evaluation_sets(suite, model.cfg.img_size))
-    todo = suite.evaluations
-    out: dict[str, Any] = {"mask_ratio": ratio, "mask_unit": unit}
+    todo = tuple(e for e in suite.evaluations if e in APPLICABLE[data])
+    out: dict[str, Any] = {"mask_ratio": ratio, "mask_unit": unit, "data": data}
+    skipped = [e for e in suite.evaluations if e not in todo]
+    if skipped:
+        out["not_applicable"] = {e: f"{data} has no images or ground truth for it" for e in skipped}
+    sets = _timed(seconds, "images", lambda: evaluation_sets(suite.replace(evaluations=todo), model.cfg.img_size,
+                                                              data))
     num_classes = len(sets.train.class_names)
     needs_features = any(e in todo for e in ("tsne", "probe", *NEEDS_PROBE, "identifiability"))
     feats: dict[str, np.ndarray] = {}
@@ -210,17 +262,22 @@ def _reconstruction(model: MaskedAutoencoder, images: torch.Tensor, ratio: float
     return ev.summarize(scores)
 
 
-def _attention(model: MaskedAutoencoder, test: ShapesBatch) -> dict[str, float]:
+def _attention(model: MaskedAutoencoder, test: ShapesBatch | LabelledImages) -> dict[str, float]:
     maps = ev.cls_attention(model, test.images)                    # [N, grid, grid]
     mass, area = ev.attention_on_mask(maps, test.masks)            # [N], [N]
     return {"mass": float(mass.mean()), "area": float(area.mean()), "ratio": float((mass / area).mean())}
 
 
-def _tsne(features: np.ndarray, test: ShapesBatch, suite: EvaluationParams) -> dict[str, Any]:
+def _tsne(features: np.ndarray, test: ShapesBatch | LabelledImages, suite: EvaluationParams) -> dict[str, Any]:
+    """The embedding, and how well it separates the classes as one number: the silhouette of the
+    2-D points by class (-1 to 1; Figure 8 of the paper shows pictures only)."""
+    from sklearn.metrics import silhouette_score
+
     n = min(suite.tsne_n, len(features))
     emb = ev.tsne_embedding(features[:n], perplexity=suite.tsne_perplexity, seed=suite.seed)
-    return {"embedding": np.round(emb, 4).tolist(), "labels": np.asarray(test.labels[:n]).tolist(),
-            "class_names": list(test.class_names)}
+    labels = np.asarray(test.labels[:n])
+    return {"embedding": np.round(emb, 4).tolist(), "labels": labels.tolist(),
+            "class_names": list(test.class_names), "silhouette": float(silhouette_score(emb, labels))}
 
 
 def _probe(feats: dict[str, np.ndarray], sets: EvaluationSets, suite: EvaluationParams,

@@ -107,3 +107,52 @@ def architecture_table(model: MaskedAutoencoder):
     return pd.DataFrame({"": ["encoder", "decoder"], "width": [c.embed_dim, c.decoder_embed_dim],
                          "depth": [c.depth, c.decoder_depth], "heads": [c.num_heads, c.decoder_num_heads],
                          "parameters (M)": [count(False), count(True)]}).set_index("")
+
+
+def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str, patch: int,
+                 paper: bool = False):
+    """Each metric against the masking ratio (top row, units of one patch) and against the mask unit
+    (bottom row, ratio 0.75): mean over seeds with the range of seeds as error bars, one line per
+    labelled frame (e.g. this execution and the recorded sweep), the untrained encoder dashed, and
+    the paper's value (right axis, grey) where ``paper`` and it reports one."""
+    from . import sweep as S
+
+    fig, axes = plt.subplots(2, len(metrics), figsize=(3.1 * len(metrics), 5.6), squeeze=False)
+    for j, metric in enumerate(metrics):
+        label, _, _ = S.METRICS[metric]
+        for row, name in enumerate(("ratio", "unit")):
+            ax = axes[row, j]
+            for k, (tag, frame) in enumerate(frames.items()):
+                if metric not in frame:
+                    continue
+                parts = S.series(frame, data, patch)
+                sub = parts[row].dropna(subset=[metric])
+                if sub.empty:
+                    continue
+                g = sub.groupby("x")[metric]
+                x, m = np.asarray(g.mean().index, dtype=float), g.mean().to_numpy()
+                ax.errorbar(x, m, yerr=[m - g.min().to_numpy(), g.max().to_numpy() - m], marker="o", ms=4,
+                            capsize=3, label=tag, color=f"C{k}")
+                rand = frame[(frame["data"] == data) & (frame["kind"] == "random init")][metric].dropna()
+                if len(rand):
+                    ax.axhline(rand.mean(), color=f"C{k}", ls="--", lw=0.8)
+            if paper:
+                px = [0.1, 0.25, 0.5, 0.75, 0.9] if name == "ratio" else [1, 2, 4]
+                pv = [S.paper_value(metric, name, v) for v in px]
+                if any(v is not None for v in pv):
+                    twin = ax.twinx()
+                    twin.plot([a for a, v in zip(px, pv) if v is not None], [v for v in pv if v is not None],
+                              color="grey", marker="s", ms=3, lw=0.8)
+                    twin.tick_params(axis="y", colors="grey", labelsize=7)
+            ax.set_xlabel("masking ratio" if name == "ratio" else "mask unit (patches)", fontsize=8)
+            if name == "unit":
+                ax.set_xscale("log", base=2)
+                ax.set_xticks([1, 2, 4], ["1", "2", "4"])
+            ax.set_title(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    plt.close(fig)
+    return fig

@@ -43,8 +43,8 @@ class PretrainingParams(Params):
     mask_ratio: float = knob(0.75, "requested masking ratio r; kept amount counted in whole units")
     mask_unit: int = knob(4, "mask unit, pixels: a multiple of the ViT patch")
     norm_pix_loss: bool = knob(False, "per-patch normalised pixel targets")
-    steps: int = knob(2400, "optimiser steps; 0 means the untrained, randomly initialised model")
-    warmup_steps: int = knob(100, "linear warm-up steps")
+    steps: int = knob(1200, "optimiser steps; 0 means the untrained, randomly initialised model")
+    warmup_steps: int = knob(60, "linear warm-up steps")
     batch_size: int = knob(128, "global batch")
     blr: float = knob(1.5e-3, "base learning rate, scaled by batch_size / 256")
     weight_decay: float = knob(0.05, "AdamW weight decay")
@@ -107,7 +107,7 @@ class PretrainingParams(Params):
         to (so a changed library default is a different run)."""
         cfg = self.pretrain_config().to_dict()
         for k in ("device", "output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s",
-                  "num_workers", "compile"):
+                  "num_workers", "compile", "overwrite"):
             cfg.pop(k)
         return {"params": self.to_dict(), "pretrain_config": cfg}
 
@@ -157,7 +157,7 @@ def _train(params: PretrainingParams, folder: Path, device: str, progress_every_
         return
     config = params.pretrain_config(device=device, output_dir=str(folder), progress=False,
                                     checkpoint_every=max(params.steps // 10, 50), progress_every_s=progress_every_s)
-    pretrain(config, training_images(params), resume=True)
+    pretrain(config, training_images(params), resume=True, data_spec=f"{params.data}:{params.n_images}")
 
 
 def run(params: PretrainingParams, cache: RunCache | None = None, device: str = "cpu",

@@ -181,18 +181,33 @@ def compile(graph: nx.DiGraph) -> HierarchyIndex:  # noqa: A001 (mirrors re.comp
                           np.flatnonzero(checked.observed), checked.position)
 
 
-_CACHE: "weakref.WeakKeyDictionary[nx.DiGraph, tuple[tuple[int, int], HierarchyIndex]]" = weakref.WeakKeyDictionary()
+_CACHE: "weakref.WeakKeyDictionary[nx.DiGraph, tuple[int, HierarchyIndex]]" = weakref.WeakKeyDictionary()
+
+
+def _node_rule_attributes(data: dict) -> tuple:
+    return data.get("observed"), data.get("dim")
+
+
+def graph_fingerprint(graph: nx.DiGraph) -> int:
+    """A hash of what Algorithms 1 and 2 read from ``graph``: its nodes in order, each node's
+    successors, and each node's ``observed`` and ``dim`` attributes. Any in-place edit of these
+    (adding or moving an edge, flipping ``observed``, changing a ``dim``) changes it. O(|V| + |E|) at C
+    speed: about 50 ms for the 87,381 nodes of ``quadtree(8)``."""
+    try:
+        return hash((tuple(graph._succ), tuple(map(tuple, graph._succ.values())),
+                     tuple(map(_node_rule_attributes, graph._node.values()))))
+    except TypeError:  # an unhashable attribute value: never equal, so compile() checks (and refuses) it
+        return id(object())
 
 
 def _cached_index(graph: nx.DiGraph) -> HierarchyIndex:
-    """compile(graph), cached per graph object; a change in node or edge count recompiles.
+    """compile(graph), cached per graph object; any edit of the graph since (nodes, edges, ``observed``,
+    ``dim``: see :func:`graph_fingerprint`) recompiles, so an edited graph is never answered from a stale index.
 
-    Edits that keep both counts (e.g. moving one edge) are not detected: call :func:`compile` again
-    and pass the index to :func:`locate` after such an edit.
-    """
+    For many masks on one large graph, call :func:`compile` once and pass the index (no fingerprint)."""
     if not isinstance(graph, nx.DiGraph):
         raise GraphError(f"graph must be a networkx.DiGraph or a HierarchyIndex, got {type(graph).__name__}")
-    key = (graph.number_of_nodes(), graph.number_of_edges())
+    key = graph_fingerprint(graph)
     hit = _CACHE.get(graph)
     if hit is None or hit[0] != key:
         hit = (key, compile(graph))
@@ -205,7 +220,8 @@ def locate(graph: nx.DiGraph | HierarchyIndex, masked: Iterable[Hashable]) -> Lo
 
     Returns a :class:`Located` whose ``.c``, ``.common`` (the set A), ``.s_m`` and ``.s_mc`` are
     frozensets of node ids (``*_array`` gives the [n] bool arrays). The graph's compiled index is
-    cached, so repeated calls on one graph cost O(|E|) array work each.
+    cached and recompiled after any edit of the graph (checked by :func:`graph_fingerprint` on every
+    call), so repeated calls on one graph cost O(|E|) work each.
     """
     index = graph if isinstance(graph, HierarchyIndex) else _cached_index(graph)
     if isinstance(masked, np.ndarray):

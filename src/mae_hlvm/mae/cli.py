@@ -1,7 +1,9 @@
 """Command line for pretraining: ``python -m mae_hlvm.mae`` (also under torchrun).
 
 Every :class:`PretrainConfig` field is an option; ``--config`` loads a YAML file (or a bundled name,
-see ``--list-configs``) and explicit options override it.
+see ``--list-configs``) and explicit options override it. A refused input (a bad value, file, data
+or checkpoint; a run in the output folder without ``--resume`` or ``--overwrite``) prints one line,
+``error: ...``, naming it, and exits with status 1.
 """
 from __future__ import annotations
 
@@ -12,10 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
 from ..data.pretraining import pretraining_data
-from .configs import PRESETS, PretrainConfig, list_configs
+from .configs import PRESETS, ConfigError, PretrainConfig, list_configs, load_yaml
 
 DATA_HELP = ("training images: 'shapes[:N]' (procedural hierarchical shapes, N images, default 20000), "
              "'fashion_mnist[:N]' (train split, 1 channel: add --model-overrides '{in_chans: 1}'; padded to the "
@@ -49,7 +49,26 @@ _HELP = {
     "log_every": "steps between metrics lines",
     "progress": "show a tqdm progress bar",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
+    "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
 }
+
+
+def _yaml_mapping(text: str) -> Any:
+    try:
+        value = load_yaml(text, f"--model-overrides {text!r}")
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--model-overrides {text!r} must be a YAML mapping, e.g. '{{in_chans: 1}}'")
+    return value
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (a worker's re-raised error keeps its last line, the original)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Caught "):  # DataLoader worker: original message is last
+        lines = [lines[-1]]
+    return " ".join(lines) or type(err).__name__
 
 
 def _option(name: str) -> str:
@@ -77,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif f.name == "betas":
             parser.add_argument(opt, type=float, nargs=2, default=None, help=f"{help_} (default: {list(default)})")
         elif f.name == "model_overrides":
-            parser.add_argument(opt, type=yaml.safe_load, default=None, help=f"{help_} (default: {{}})")
+            parser.add_argument(opt, type=_yaml_mapping, default=None, help=f"{help_} (default: {{}})")
         else:
             base = next((t for t in (int, float, str) if t == hint or t in typing.get_args(hint)), str)
             parser.add_argument(opt, type=base, default=None, help=f"{help_} (default: {default})")
@@ -93,7 +112,8 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
 
 def load_data(spec: str, config: PretrainConfig) -> Any:
     """Images for ``--data`` (see DATA_HELP), at the configured model's image size."""
-    return pretraining_data(spec, None, config.seed, config.model_config().img_size)
+    mc = config.model_config()
+    return pretraining_data(spec, None, config.seed, mc.img_size, in_chans=mc.in_chans)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         images = load_data(args.data, config)
-        result = pretrain(config, images, resume=args.resume, until_step=args.until_step)
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        result = pretrain(config, images, resume=args.resume, until_step=args.until_step, data_spec=args.data)
+    except (ValueError, OSError, FloatingPointError) as err:  # ConfigError, DataError, CheckpointError are ValueErrors
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 1
     last = result.history[-1] if result.history else {}
     print(f"done: {last.get('step', 0)} steps, loss {last.get('loss', float('nan')):.4f}, "

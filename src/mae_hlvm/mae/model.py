@@ -121,8 +121,12 @@ class MaskedAutoencoder(nn.Module):
 
     def _check_images(self, imgs: torch.Tensor) -> None:
         c, s = self.cfg.in_chans, self.cfg.img_size
+        if not isinstance(imgs, torch.Tensor):
+            raise ValueError(f"images must be a float tensor [N, {c}, {s}, {s}], got {type(imgs).__name__}")
         if imgs.ndim != 4 or imgs.shape[1:] != (c, s, s):
             raise ValueError(f"images must be [N, {c}, {s}, {s}] for this model, got shape {tuple(imgs.shape)}")
+        if not imgs.is_floating_point():
+            raise ValueError(f"images must be floating point, got dtype {imgs.dtype} (8-bit images: x.float() / 255)")
 
     def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] -> [N, L, p*p*C] (pixels within a patch row-major, channel last, as MAE)."""

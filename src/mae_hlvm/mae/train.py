@@ -7,8 +7,10 @@ masks as one process (each process takes its slice of the global batch).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -20,8 +22,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..compute import pick_device
-from .checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from .configs import PretrainConfig
+from ..data.errors import DataError
+from .checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from .configs import ConfigError, PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
 from .masking import effective_mask_ratio, random_masking_indices
 from .model import MaskedAutoencoder
@@ -30,7 +33,9 @@ CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
 # config fields that do not change the trajectory: may differ between a run and its resumption
 _RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s", "num_workers", "device",
-                "compile"}
+                "compile", "overwrite"}
+# values of a tensor hashed into its fingerprint: a strided sample, so that every image contributes
+FINGERPRINT_VALUES = 65536
 
 
 @dataclass
@@ -132,30 +137,108 @@ def _collate(items: Sequence[Any]) -> torch.Tensor:
     return torch.stack([_first_image(i) for i in items])
 
 
+def _non_finite_rows(x: torch.Tensor) -> torch.Tensor:
+    return (~torch.isfinite(x)).flatten(1).any(1).nonzero().flatten()
+
+
 def _check_data(images: torch.Tensor | Dataset, model: MaskedAutoencoder, batch: int) -> int:
+    """The number of images, after refusing (DataError) what cannot train this model: a wrong shape,
+    dtype or channel count, NaN or inf in a tensor, fewer images than one batch."""
     c, s = model.cfg.in_chans, model.cfg.img_size
     if isinstance(images, torch.Tensor):
         if images.ndim != 4 or images.shape[1:] != (c, s, s) or not images.is_floating_point():
-            raise ValueError(f"images must be a float [N, {c}, {s}, {s}] tensor for model "
-                             f"{tuple(images.shape[1:]) if images.ndim == 4 else ''}, got {images.dtype} "
-                             f"{tuple(images.shape)}")
+            raise DataError(f"images must be a float [N, {c}, {s}, {s}] tensor for model "
+                            f"{tuple(images.shape[1:]) if images.ndim == 4 else ''}, got {images.dtype} "
+                            f"{tuple(images.shape)}" + (" (integer images: convert with x.float() / 255)"
+                                                        if not images.is_floating_point() else ""))
         n = images.shape[0]
-    else:
+        bad = _non_finite_rows(images) if n else torch.zeros(0)
+        if len(bad):
+            raise DataError(f"images hold NaN or inf in {len(bad)} of {n} images (first: image {int(bad[0])}); "
+                            "training on them would give a non-finite loss: repair or drop those images")
+    elif isinstance(images, Dataset) and hasattr(images, "__len__"):
         n = len(images)
-        first = _first_image(images[0])
-        if tuple(first.shape) != (c, s, s):
-            raise ValueError(f"dataset items must be [{c}, {s}, {s}] images (or (image, label)), got {tuple(first.shape)}")
+        first = _first_image(images[0]) if n else None
+        if first is not None and (not isinstance(first, torch.Tensor) or not first.is_floating_point()):
+            raise DataError(f"dataset items must be float [{c}, {s}, {s}] image tensors (or (image, label)), got "
+                            f"{first.dtype if isinstance(first, torch.Tensor) else type(first).__name__}")
+        if first is not None and tuple(first.shape) != (c, s, s):
+            raise DataError(f"dataset items must be [{c}, {s}, {s}] images (or (image, label)), got {tuple(first.shape)}")
+    else:
+        raise DataError(f"images must be a float [N, {c}, {s}, {s}] tensor or a torch Dataset with a length, "
+                        f"got {type(images).__name__}")
     if n < batch:
-        raise ValueError(f"{n} images cannot fill one global batch of {batch}; lower batch_size")
+        raise DataError(f"{n} images cannot fill one global batch of {batch}; lower batch_size")
     return n
 
 
-def _check_resume(saved: dict[str, Any], config: PretrainConfig) -> None:
+def data_record(images: torch.Tensor | Dataset, spec: str | None = None) -> dict[str, Any]:
+    """What a run trains on, as its checkpoint records it (resuming refuses other data).
+
+    ``spec`` is the name it was given (``--data``), kept for the reader. A tensor is described by its
+    shape, dtype and the SHA-256 of a strided sample of :data:`FINGERPRINT_VALUES` values (every image
+    contributes); a dataset by its type, length and, where it lists files (``samples``) or holds
+    tensors (``tensors``), the SHA-256 of those."""
+    record: dict[str, Any] = {"spec": spec}
+    if isinstance(images, torch.Tensor):
+        flat = images.detach().reshape(-1)
+        sample = flat[::max(1, flat.numel() // FINGERPRINT_VALUES)][:FINGERPRINT_VALUES]
+        digest = hashlib.sha256(sample.to("cpu", torch.float32).contiguous().numpy().tobytes()).hexdigest()
+        return {**record, "kind": "tensor", "size": int(images.shape[0]), "shape": list(images.shape),
+                "dtype": str(images.dtype).removeprefix("torch."), "sha256": digest}
+    record.update(kind="dataset", type=type(images).__name__, size=len(images))
+    if isinstance(getattr(images, "tensors", None), (tuple, list)) and images.tensors:
+        inner = data_record(images.tensors[0])
+        record.update(shape=inner["shape"], dtype=inner["dtype"], sha256=inner["sha256"])
+    elif isinstance(getattr(images, "samples", None), list):
+        root = str(getattr(images, "root", "") or "")
+        files = "\n".join(f"{os.path.relpath(str(p), root) if root else os.path.basename(str(p))}\t{t}"
+                           for p, t in images.samples)
+        record["sha256"] = hashlib.sha256(files.encode()).hexdigest()
+    return record
+
+
+def _describe_data(r: dict[str, Any]) -> str:
+    shape = f" {r['shape']} {r.get('dtype', '')}" if "shape" in r else ""
+    digest = f" sha256 {r['sha256'][:12]}" if r.get("sha256") else ""
+    return f"{r.get('spec') or r.get('type') or r.get('kind')}: {r.get('size')} images{shape}{digest}"
+
+
+def _check_resume(saved: dict[str, Any], config: PretrainConfig, path: Path) -> None:
     now = config.to_dict()
     diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
     if diff:
-        raise ValueError("cannot resume: the checkpoint was trained with a different configuration for "
-                         + ", ".join(f"{k} (checkpoint {saved.get(k)!r}, now {now[k]!r})" for k in diff))
+        raise CheckpointError(f"cannot resume from {path}: the checkpoint was trained with a different configuration for "
+                              + ", ".join(f"{k} (checkpoint {saved.get(k)!r}, now {now[k]!r})" for k in diff))
+
+
+def _check_resume_data(saved: dict[str, Any] | None, now: dict[str, Any], path: Path) -> None:
+    if not saved:  # a checkpoint written before runs recorded their data
+        return
+    keys = ("kind", "size", "shape", "dtype", "sha256")
+    if any(saved.get(k) != now.get(k) for k in keys):
+        raise CheckpointError(f"cannot resume from {path}: the checkpoint was trained on other data "
+                              f"(checkpoint: {_describe_data(saved)}; now: {_describe_data(now)}); "
+                              "give the same data, or start a new run in another output_dir")
+
+
+def _check_output_dir(out_dir: Path | None, ckpt_path: Path | None, config: PretrainConfig,
+                      resume: bool | str | Path) -> None:
+    """Refuse (before anything is written) a run that would replace the run already in ``out_dir``."""
+    if out_dir is None or ckpt_path is None:
+        return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"PretrainConfig.output_dir {str(out_dir)!r} is a file, not a folder")
+    existing = [p.name for p in (ckpt_path, out_dir / METRICS_NAME) if p.exists()]
+    if not existing or config.overwrite:
+        return
+    if resume is True:  # resumes its own checkpoint; without one, metrics alone are nothing to resume
+        return
+    if resume is not False and ckpt_path.is_file() and Path(resume).resolve() == ckpt_path.resolve():
+        return
+    raise CheckpointError(f"output_dir {str(out_dir)!r} already holds a run ({', '.join(existing)}); "
+                          "resume it (--resume, resume=True), choose another output_dir, or replace it "
+                          "explicitly (--overwrite, overwrite=True)")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
@@ -205,24 +288,49 @@ class Schedule:
 
     @classmethod
     def of(cls, config: PretrainConfig, n: int) -> "Schedule":
+        """Raises ConfigError when epochs resolve to no step, the warm-up outlasts the run, or
+        ``min_lr`` exceeds the peak learning rate."""
         per_epoch = n // config.batch_size
-        total = config.steps if config.steps is not None else max(1, round(config.epochs * per_epoch))
+        total = config.steps if config.steps is not None else round(config.epochs * per_epoch)
+        if total < 1:
+            raise ConfigError(f"PretrainConfig.epochs = {config.epochs!r} of {per_epoch} batch(es) of "
+                              f"{config.batch_size} ({n} images) is no optimiser step: ask for more epochs or set steps")
         warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_epochs * per_epoch)
+        if warmup > total:
+            raise ConfigError(f"the warm-up of {warmup} steps (warmup_steps {config.warmup_steps!r}, warmup_epochs "
+                              f"{config.warmup_epochs!r}) outlasts the run's {total} steps: it must be <= {total}")
         peak_lr = config.lr if config.lr is not None else config.blr * config.batch_size / 256
+        if config.min_lr > peak_lr:
+            raise ConfigError(f"PretrainConfig.min_lr = {config.min_lr!r} exceeds the peak learning rate {peak_lr:.4g}: "
+                              "the cosine would raise the rate")
         return cls(total, warmup, peak_lr, per_epoch)
 
 
 def _restore(net: MaskedAutoencoder, optimizer: torch.optim.Optimizer, config: PretrainConfig,
-             resume: bool | str | Path, ckpt_path: Path | None) -> tuple[int, list[dict[str, float]]]:
-    """Load the checkpoint to resume from, if any: returns (steps done, history so far)."""
-    resume_from = ckpt_path if resume is True else (Path(resume) if resume else None)
+             resume: bool | str | Path, ckpt_path: Path | None, data: dict[str, Any],
+             until_step: int | None) -> tuple[int, list[dict[str, float]]]:
+    """Load the checkpoint to resume from, if any: returns (steps done, history so far).
+
+    Refuses (CheckpointError) a checkpoint of another configuration or other data, one that is no
+    training checkpoint, and an ``until_step`` below its step (a checkpoint is never rewritten as an
+    earlier step)."""
+    resume_from = ckpt_path if resume is True else (Path(resume) if resume is not False else None)
     if resume_from is not None and resume_from.is_file():
         state = load_checkpoint(resume_from)
-        _check_resume(state.get("config", {}), config)
+        missing = [k for k in ("model", "optimizer", "step", "history", "config") if k not in state]
+        if missing:
+            raise CheckpointError(f"cannot resume from {resume_from}: it is not a training checkpoint of pretrain "
+                                  f"(lacks {', '.join(missing)}); start a new run, or load its weights with load_pretrained")
+        _check_resume(state["config"], config, resume_from)
+        _check_resume_data(state.get("data"), data, resume_from)
+        step = int(state["step"])
+        if until_step is not None and until_step < step:
+            raise CheckpointError(f"until_step {until_step} is below the step of {resume_from} ({step}): resuming "
+                                  f"cannot go back; ask for until_step >= {step}, or start a new run")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        return int(state["step"]), list(state["history"])
-    if resume not in (False, True):
+        return step, list(state["history"])
+    if resume is not True and resume is not False:
         raise FileNotFoundError(f"resume checkpoint {str(resume)!r} does not exist")
     return 0, []
 
@@ -284,24 +392,48 @@ class _Reporter:
 
 
 def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: bool | str | Path = False,
-             until_step: int | None = None, model: MaskedAutoencoder | None = None) -> PretrainResult:
+             until_step: int | None = None, model: MaskedAutoencoder | None = None,
+             data_spec: str | None = None) -> PretrainResult:
     """Pretrain an MAE on ``images`` ([N, C, H, W] float tensor, or a Dataset of images or
     (image, label) pairs) under ``config``; the same call serves notebooks, the CLI and torchrun.
 
     Args:
-        resume: True resumes from ``<output_dir>/checkpoint.pt`` when it exists; a path resumes from
-            that file. The configuration must match the checkpoint's (except logging/IO fields).
-        until_step: stop (with a checkpoint) once this many steps are done, e.g. to time-slice a job.
+        resume: True resumes from ``<output_dir>/checkpoint.pt`` when it exists (else starts afresh);
+            a path resumes from that file. The configuration (except logging/IO fields) and the data
+            must match the checkpoint's.
+        until_step: stop (with a checkpoint) once this many steps are done, e.g. to time-slice a job;
+            when resuming, it may not lie below the checkpoint's step.
         model: start from this model instead of a fresh ``config.model`` (ignored when resuming).
+        data_spec: the name of the data (e.g. ``--data``), recorded in the checkpoint with the data's
+            size and fingerprint (:func:`data_record`).
+
+    A new run (no checkpoint resumed) in an ``output_dir`` that holds a run (``checkpoint.pt`` or
+    ``metrics.jsonl``) is refused unless ``config.overwrite``; every refusal happens before anything
+    is written.
 
     Raises:
+        ConfigError: a value of ``config``, ``until_step`` or ``resume`` that cannot be meant.
+        DataError: images of the wrong shape, dtype or channel count, NaN or inf, too few for a batch.
+        CheckpointError: an unreadable checkpoint; resuming another configuration, other data, or past
+            ``until_step``; a new run in a folder that holds one.
         FloatingPointError: a non-finite loss, naming the step; the last checkpoint is left as it was.
     """
+    if not isinstance(config, PretrainConfig):
+        raise ConfigError(f"pretrain needs a PretrainConfig, got {type(config).__name__}")
+    config = config.replace()  # checks again any field assigned after construction
+    if until_step is not None and (not isinstance(until_step, int) or isinstance(until_step, bool) or until_step < 1):
+        raise ConfigError(f"until_step = {until_step!r}: must be an int >= 1 (steps done when to stop), or None")
+    if not isinstance(resume, (bool, str, os.PathLike)) or (isinstance(resume, str) and not resume):
+        raise ConfigError(f"resume = {resume!r}: must be True, False or a checkpoint path")
+    if not isinstance(resume, bool) and not Path(resume).is_file():
+        raise FileNotFoundError(f"resume checkpoint {str(resume)!r} does not exist")
+    if model is not None and not isinstance(model, MaskedAutoencoder):
+        raise ConfigError(f"model must be a MaskedAutoencoder or None, got {type(model).__name__}")
     device = pick_device(config.device)
     info = init_distributed(device)
     device = local_device(device, info)
     if config.batch_size % info.world_size:
-        raise ValueError(f"global batch_size {config.batch_size} must be divisible by the {info.world_size} processes")
+        raise ConfigError(f"global batch_size {config.batch_size} must be divisible by the {info.world_size} processes")
     out_dir = Path(config.output_dir) if config.output_dir else None
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
 
@@ -311,8 +443,10 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     grid = net.mask_grid(config.mask_unit)
     eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
     sched = Schedule.of(config, n)
+    data = data_record(images, data_spec)
+    _check_output_dir(out_dir, ckpt_path, config, resume)
     optimizer = build_optimizer(net, config)
-    start, history = _restore(net, optimizer, config, resume, ckpt_path)
+    start, history = _restore(net, optimizer, config, resume, ckpt_path, data, until_step)
     net.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves optimizer state to the parameters' device
 
@@ -336,7 +470,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 "format": FORMAT, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "step": step, "history": history, "config": config.to_dict(),
                 "model_config": asdict(net.cfg), "effective_mask_ratio": eff_ratio,
-                "world_size": info.world_size})
+                "world_size": info.world_size, "data": data})
         barrier(info)
 
     local = config.batch_size // info.world_size
@@ -346,6 +480,10 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     with _Reporter(config, out_dir, history, start, stop, info.is_main) as report:
         for step in range(start, stop):
             x = next(batches).to(device, non_blocking=True)
+            if not isinstance(images, torch.Tensor) and len(bad := _non_finite_rows(x)):  # tensors: checked up front
+                raise DataError(f"the batch of step {step + 1} holds NaN or inf in {len(bad)} image(s); training "
+                                f"stopped before using it, last good checkpoint left intact: "
+                                f"{f'{ckpt_path} (step {last_saved[-1]})' if last_saved else 'none written'}")
             x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
                               offset=info.rank * local, total=config.batch_size)
             _, _, m = random_masking_indices(config.batch_size, grid, config.mask_ratio,

@@ -1,0 +1,436 @@
+"""The sweep of Section 3: models pretrained at several masking ratios and mask units, each evaluated
+by the whole suite, over seeds; statistics over seeds and the decision rules of the claims ledger.
+
+A sweep point is a :class:`~.pretraining.PretrainingParams` (the base with ``data``, ``mask_ratio``,
+``mask_unit`` and ``seed`` set), so every point is a cached run: the pretraining chapter's model is
+the sweep's (0.75, one patch) point, re-running a sweep trains only the points not yet in the cache,
+and an interrupted sweep continues where it stopped. Points run one at a time: two trainings on the
+same cores each run several times slower.
+
+Geometry (how the paper's is scaled down): the paper sweeps the ratio with ViT-B/16 on 224-px
+images (a 14 x 14 patch grid) in units of one patch, and the unit with ViT-B/8 (a 28 x 28 grid) in
+units of 1, 2 and 4 patches, unit grids of 28, 14 and 7 a side. The sweep uses the pretraining
+chapter's model (``PretrainingParams``' defaults: 4-px patches on 32-px images, an 8 x 8 grid) for
+both series. Units of 1 and 2 patches leave 8 x 8 and 4 x 4 unit grids, the paper's unit-to-patch
+step; a unit of 4 patches would leave 2 x 2 units, of which ratio 0.75 keeps one, a different
+experiment from the paper's 7 x 7 (12 units kept), so the CPU sweep stops at 2 patches. A finer
+patch grid keeps all three units (the ``mae_tiny_p2`` preset: 2-px patches, 16 x 16) but costs 5-6
+times as much per step on the CPU (``benchmarks/results/sweep_pilot.md``): it is the GPU's setting.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+
+import mae_hlvm
+
+from .cache import RunCache, provenance, write_json
+from .evaluation import EvaluationParams, evaluate
+from .params import Params, knob
+from .pretraining import PretrainingParams, run as pretraining_run
+
+DATASETS = ("shapes", "fashion_mnist")
+
+
+@dataclass(frozen=True)
+class SweepParams(Params):
+    """The grid (datasets x seeds x (ratio points + unit points)) and the per-point budget."""
+
+    datasets: tuple[Literal["shapes", "fashion_mnist"], ...] = knob(("shapes",), "datasets swept")
+    ratios: tuple[float, ...] = knob((0.75, 0.9), "masking ratios, in units of one patch")
+    unit_patches: tuple[int, ...] = knob((1, 2), "mask units of the unit points, in patches")
+    unit_ratio: float = knob(0.75, "masking ratio of the unit points")
+    seeds: tuple[int, ...] = knob((0,), "seeds; every point is trained once per seed")
+    model: str | None = knob(None, "model preset of every point (None: the PretrainingParams default)")
+    steps: int | None = knob(None, "optimiser steps per run (None: the PretrainingParams default)")
+    warmup_steps: int | None = knob(None, "warm-up steps per run (None: the PretrainingParams default)")
+    n_images: int | None = knob(None, "training images per run (None: the PretrainingParams default)")
+    batch_size: int | None = knob(None, "global batch (None: the PretrainingParams default)")
+    suite: Literal["sweep", "smoke"] = knob("sweep", "evaluation suite per point: sweep or smoke")
+
+    def check(self) -> None:
+        for name in ("datasets", "ratios", "unit_patches", "seeds"):
+            self._require(len(getattr(self, name)) > 0, name, "must list at least one value")
+            self._require(len(set(getattr(self, name))) == len(getattr(self, name)), name, "lists a value twice")
+        self.points()  # every point is a valid run: a bad one is refused here, before any training
+
+    def base(self, data: str = "shapes") -> PretrainingParams:
+        """The pretraining every point starts from: PretrainingParams' defaults (the pretraining
+        chapter's model) with this sweep's budget overrides, on ``data``."""
+        budget = {k: getattr(self, k) for k in ("model", "steps", "warmup_steps", "n_images", "batch_size")
+                  if getattr(self, k) is not None}
+        base = PretrainingParams().replace(data=data, **budget)
+        return base.replace(mask_unit=base.pretrain_config().model_config().patch_size)
+
+    @property
+    def patch(self) -> int:
+        """The model's patch, in pixels: the unit of the ratio points."""
+        return self.base().mask_unit
+
+    def grid(self) -> list[tuple[float, int]]:
+        """The (ratio, unit in px) pairs: the ratio points (units of one patch), then the unit points
+        not already among them."""
+        pairs = [(r, self.patch) for r in self.ratios]
+        return pairs + [(self.unit_ratio, k * self.patch) for k in self.unit_patches
+                        if (self.unit_ratio, k * self.patch) not in pairs]
+
+    def points(self) -> list[PretrainingParams]:
+        """Every run of the sweep, in the order it trains: dataset, seed, then the grid."""
+        return [self.base(d).replace(mask_ratio=r, mask_unit=u, seed=s)
+                for d, s, (r, u) in itertools.product(self.datasets, self.seeds, self.grid())]
+
+    def evaluation(self) -> EvaluationParams:
+        """The suite each point goes through; reconstructions are scored on one common mask (ratio 0.75
+        in units of one patch) so that models trained with different masks face the same task."""
+        common = dict(recon_ratio=0.75, recon_unit=self.patch)
+        if self.suite == "smoke":
+            return EvaluationParams(n_train=200, n_test=120, n_shift=50, n_cue=60, probe="logistic", recon_n=60,
+                                    tsne_n=120, tsne_perplexity=15.0, transfer_n_train=64, transfer_n_test=60,
+                                    transfer_epochs=2, ident_max_train=60, **common)
+        return EvaluationParams(n_train=2000, n_test=1000, n_shift=300, n_cue=300, probe="logistic", recon_n=500,
+                                tsne_n=500, transfer_n_train=500, transfer_n_test=300, transfer_epochs=15,
+                                ident_max_train=400, **common)
+
+
+# ------------------------------------------------------------------------------------ metrics
+# each metric: (name, where in evaluate()'s result, higher is better)
+METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], bool]] = {
+    "ssim": ("SSIM", lambda r: r["reconstruction"]["ssim"]["mean"], True),
+    "fsim": ("FSIM", lambda r: r["reconstruction"]["fsim"]["mean"], True),
+    "psnr": ("PSNR (dB)", lambda r: r["reconstruction"]["psnr"]["mean"], True),
+    "mse": ("MSE", lambda r: r["reconstruction"]["mse"]["mean"], False),
+    "attention": ("CLS attention on object (x uniform)", lambda r: r["attention"]["ratio"], True),
+    "silhouette": ("t-SNE silhouette", lambda r: r["tsne"]["silhouette"], True),
+    "probe": ("linear probe top-1", lambda r: r["probe"]["accuracy"], True),
+    "robustness": ("mean top-1 on shifted sets",
+                   lambda r: float(np.mean([v for k, v in r["robustness"].items() if k != "IN1K"])), True),
+    "shape_bias": ("shape bias", lambda r: r["shape_bias"]["shape_bias"], True),
+    "miou": ("transfer mIoU", lambda r: r["transfer"]["miou"], True),
+    "box_ap": ("transfer box AP", lambda r: r["transfer"]["box_ap"], True),
+    "r2_global": ("kernel R², global latents", lambda r: r["identifiability"]["by_level"]["global"], True),
+    "r2_region": ("kernel R², region latents", lambda r: r["identifiability"]["by_level"]["region"], True),
+    "r2_local": ("kernel R², local latents", lambda r: r["identifiability"]["by_level"]["local"], True),
+}
+
+
+def metric_values(result: dict[str, Any]) -> dict[str, float]:
+    """Every metric that ``result`` (one evaluate() output) has; missing evaluations are left out."""
+    out = {}
+    for name, (_, get, _) in METRICS.items():
+        try:
+            out[name] = float(get(result))
+        except (KeyError, TypeError):
+            continue
+    return out
+
+
+@dataclass
+class SweepResult:
+    """One row per (dataset, seed, ratio, unit, kind) with every metric; kind is "pretrained" or
+    "random init" (the same architecture untrained, one per dataset and seed)."""
+
+    params: SweepParams
+    rows: list[dict[str, Any]]
+    trained: int                    # runs trained by this call (the rest came from the cache)
+    seconds: float                  # wall time of this call
+    train_seconds: float            # training time of all runs, as recorded when each was trained
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
+        progress: Callable[[str], None] | None = print) -> SweepResult:
+    """Train (or load) every point of the sweep, one at a time, and evaluate each with the suite."""
+    import time
+
+    cache = cache or RunCache()
+    t0, trained, train_seconds, rows = time.perf_counter(), 0, 0.0, []
+    suite = params.evaluation()
+    points = params.points()
+    # the untrained encoder once per dataset and seed (its weights do not depend on the mask)
+    baselines = {(p.data, p.seed): params.base(p.data).replace(seed=p.seed, steps=0) for p in points}
+    for i, p in enumerate([*points, *baselines.values()]):
+        kind = "random init" if p.steps == 0 else "pretrained"
+        if progress:
+            progress(f"[sweep] {i + 1}/{len(points) + len(baselines)}: {p.data}, seed {p.seed}, "
+                     f"ratio {p.mask_ratio}, unit {p.mask_unit} px ({kind})")
+        r = pretraining_run(p, cache, device=device)
+        trained += not r.reused
+        train_seconds += r.train_seconds
+        res = evaluate(r, suite, cache)
+        rows.append({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
+                     "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
+                     "train_seconds": r.train_seconds, **metric_values(res)})
+    return SweepResult(params, rows, trained, time.perf_counter() - t0, train_seconds)
+
+
+# ------------------------------------------------------------------------------------ statistics
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a ``level`` t-interval over seeds (lo = hi = mean for one seed)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return m, m - half, m + half
+
+
+def bootstrap_interval(diffs: Sequence[float], level: float = 0.95, n: int = 10000,
+                       seed: int = 0) -> tuple[float, float, float]:
+    """Mean of paired differences over seeds and its percentile-bootstrap ``level`` interval.
+
+    With 3 seeds the resamples are the 10 multisets of the 3 values, and the interval is the range of
+    the differences: it excludes 0 exactly when every seed agrees in sign."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) == 0:
+        raise ValueError("no paired differences: the two points share no seed")
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(n, len(d)))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(d.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """"``metric`` is better at point ``a`` than at point ``b``" (points are (ratio, unit in patches))."""
+
+    metric: str
+    a: tuple[float, int]
+    b: tuple[float, int]
+
+    def text(self) -> str:
+        word = "higher" if METRICS[self.metric][2] else "lower"
+        return f"{METRICS[self.metric][0]} {word} at {_pt(self.a)} than at {_pt(self.b)}"
+
+
+def _pt(p: tuple[float, int]) -> str:
+    return f"r={p[0]:g}/u={p[1]}p"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A claim of the paper and the comparisons that decide it, written down before the results."""
+
+    claim: str
+    statement: str
+    comparisons: tuple[Comparison, ...] = field(default_factory=tuple)
+
+
+def _c(metric: str, a: tuple[float, int], b: tuple[float, int]) -> Comparison:
+    return Comparison(metric, a, b)
+
+
+# The rules, stated before any sweep result was seen. Points are (ratio, unit in patches). A
+# comparison is decided on at least MIN_SEEDS seeds: it holds when the percentile-bootstrap 95 %
+# interval of the paired difference over seeds lies on the claimed side of 0 (with 3 seeds: every seed
+# agrees); a claim is "supported" when all its comparisons hold, "contradicted" when at least one
+# holds the other way round, "partly supported" when some hold and none is reversed, "undecided"
+# otherwise.
+RULES: tuple[Rule, ...] = (
+    Rule("E1", "Figure 5: SSIM/FSIM peak at an intermediate ratio (0.75 above 0.1 and 0.9); PSNR favours "
+               "the extremes (0.1 and 0.9 above 0.75); larger units raise SSIM (2 patches above 1).",
+         (_c("ssim", (0.75, 1), (0.1, 1)), _c("ssim", (0.75, 1), (0.9, 1)),
+          _c("fsim", (0.75, 1), (0.1, 1)), _c("fsim", (0.75, 1), (0.9, 1)),
+          _c("psnr", (0.1, 1), (0.75, 1)), _c("psnr", (0.9, 1), (0.75, 1)),
+          _c("ssim", (0.75, 2), (0.75, 1)))),
+    Rule("E2", "Figures 6-7: attention is most object-centred at intermediate ratios (0.75 above 0.1, 0.9).",
+         (_c("attention", (0.75, 1), (0.1, 1)), _c("attention", (0.75, 1), (0.9, 1)))),
+    Rule("E3", "Figure 8: class separation grows with the ratio up to 0.75 and with the unit.",
+         (_c("silhouette", (0.75, 1), (0.1, 1)), _c("silhouette", (0.75, 1), (0.25, 1)),
+          _c("silhouette", (0.75, 2), (0.75, 1)))),
+    Rule("E4", "Table 1: linear probing peaks at ratio 0.75 (above 0.1, 0.5 and 0.9).",
+         (_c("probe", (0.75, 1), (0.1, 1)), _c("probe", (0.75, 1), (0.5, 1)), _c("probe", (0.75, 1), (0.9, 1)))),
+    Rule("E5u", "Table 1, units (the table, not the text): probing improves with the unit (2 patches above 1).",
+         (_c("probe", (0.75, 2), (0.75, 1)),)),
+    Rule("E7", "Table 1 right: robustness follows the probe (0.75 above 0.1 and 0.9).",
+         (_c("robustness", (0.75, 1), (0.1, 1)), _c("robustness", (0.75, 1), (0.9, 1)))),
+    Rule("E8", "Table 2: shape bias is lower at ratios 0.1 and 0.9 than at 0.75.",
+         (_c("shape_bias", (0.75, 1), (0.1, 1)), _c("shape_bias", (0.75, 1), (0.9, 1)))),
+    Rule("E9", "Table 3: transfer peaks at ratio 0.75 (box AP and mIoU above 0.1 and 0.9).",
+         (_c("box_ap", (0.75, 1), (0.1, 1)), _c("box_ap", (0.75, 1), (0.9, 1)),
+          _c("miou", (0.75, 1), (0.1, 1)), _c("miou", (0.75, 1), (0.9, 1)))),
+    Rule("T6", "Theory chapter: Theorem 1 is symmetric in r and 1-r; the paper finds 0.75 better than 0.25. "
+               "Does training break the symmetry? (probe and silhouette at 0.75 against 0.25)",
+         (_c("probe", (0.75, 1), (0.25, 1)), _c("silhouette", (0.75, 1), (0.25, 1)))),
+    Rule("T4u", "Theory chapter: the unit, not the ratio, sets the level of c: larger units should raise the "
+                "R² of global latents and lower that of local ones.",
+         (_c("r2_global", (0.75, 2), (0.75, 1)), _c("r2_local", (0.75, 1), (0.75, 2)))),
+)
+
+
+def compare(frame, comparison: Comparison, data: str, patch: int) -> dict[str, Any]:
+    """The paired difference (a - b, sign-flipped for lower-is-better metrics) over the seeds both
+    points share, with its bootstrap interval and whether it holds, is reversed, or is undecided."""
+    higher = METRICS[comparison.metric][2]
+    sub = frame[(frame["data"] == data) & (frame["kind"] == "pretrained")]
+
+    def at(p: tuple[float, int]):
+        return sub[(np.isclose(sub["ratio"], p[0])) & (sub["unit"] == p[1] * patch)].set_index("seed")
+
+    a, b = at(comparison.a), at(comparison.b)
+    if comparison.metric not in sub or a.empty or b.empty:
+        return {"comparison": comparison.text(), "n_seeds": 0, "outcome": "missing"}
+    seeds = sorted(set(a.index) & set(b.index))
+    diffs = (a.loc[seeds, comparison.metric] - b.loc[seeds, comparison.metric]).to_numpy() * (1 if higher else -1)
+    mean, lo, hi = bootstrap_interval(diffs)
+    if len(seeds) < MIN_SEEDS:  # one or two seeds: a direction, not a decision
+        outcome = "too few seeds"
+    else:
+        outcome = "holds" if lo > 0 else "reversed" if hi < 0 else "undecided"
+    return {"comparison": comparison.text(), "n_seeds": len(seeds), "difference": mean, "low": lo, "high": hi,
+            "outcome": outcome}
+
+
+MIN_SEEDS = 3  # a comparison is decided on at least this many paired seeds
+
+
+def verdict(outcomes: Sequence[str]) -> str:
+    """Combine the outcomes of a rule's comparisons (see RULES)."""
+    if not outcomes or all(o == "missing" for o in outcomes):
+        return "not measured"
+    if any(o == "too few seeds" for o in outcomes):
+        return f"not decided (fewer than {MIN_SEEDS} seeds)"
+    if any(o == "reversed" for o in outcomes):
+        return "contradicted"
+    if all(o == "holds" for o in outcomes if o != "missing"):
+        return "supported"
+    return "partly supported" if any(o == "holds" for o in outcomes) else "undecided"
+
+
+def decide(frame, data: str, patch: int, rules: Sequence[Rule] = RULES) -> list[dict[str, Any]]:
+    """Every rule applied to the sweep's rows for ``data``: one entry per rule with its comparisons."""
+    out = []
+    for rule in rules:
+        comps = [compare(frame, c, data, patch) for c in rule.comparisons]
+        out.append({"claim": rule.claim, "statement": rule.statement, "data": data,
+                    "verdict": verdict([c["outcome"] for c in comps]), "comparisons": comps})
+    return out
+
+
+def summary(frame, metrics: Sequence[str] | None = None):
+    """Mean and 95 % t-interval over seeds per (data, kind, ratio, unit) and metric, as a long table."""
+    import pandas as pd
+
+    metrics = [m for m in (metrics or METRICS) if m in frame]
+    rows = []
+    for key, g in frame.groupby(["data", "kind", "ratio", "unit"]):
+        for m in metrics:
+            vals = g[m].dropna()
+            if len(vals):
+                mean, lo, hi = mean_interval(vals)
+                rows.append({**dict(zip(["data", "kind", "ratio", "unit"], key)), "metric": m, "mean": mean,
+                             "low": lo, "high": hi, "n_seeds": len(vals)})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ recorded form
+RECORD_FORMAT = "mae_hlvm.sweep/1"
+
+
+def record(result: SweepResult, path: str | Path, command: str) -> Path:
+    """Write the sweep's rows in the small recorded form: configuration (the sweep's parameters, the
+    resolved pretraining and suite configurations of its points), commit, machine, date, command."""
+    p = result.params
+    payload = {"format": RECORD_FORMAT, "version": mae_hlvm.__version__, "params": p.to_dict(),
+               "pretraining_config": p.base().cache_config(), "suite": p.evaluation().to_dict(),
+               "rows": result.rows, "trained_in_this_call": result.trained, "wall_seconds": result.seconds,
+               "train_seconds": result.train_seconds, **provenance(), "command": command}
+    return write_json(path, payload)
+
+
+@dataclass
+class Recorded:
+    """A recorded sweep, and whether it still describes the current definitions."""
+
+    payload: dict[str, Any]
+    stale: list[str]        # what differs from what the recorded parameters resolve to today
+
+    @property
+    def params(self) -> SweepParams:
+        return SweepParams.from_dict(self.payload["params"])
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.payload["rows"])
+
+
+def load_recorded(path: str | Path) -> Recorded:
+    """Read a recorded sweep and check it against today's definitions: the recorded pretraining and
+    suite configurations must equal what the recorded parameters resolve to now (a changed default or
+    library version makes the record stale, and the book says so instead of showing it as current)."""
+    payload = json.loads(Path(path).read_text())
+    if payload.get("format") != RECORD_FORMAT:
+        raise ValueError(f"{path}: format {payload.get('format')!r}, expected {RECORD_FORMAT!r}")
+    stale = []
+    try:
+        params = SweepParams.from_dict(payload["params"])
+    except ValueError as err:
+        return Recorded(payload, [f"its parameters are no longer valid: {err}"])
+    if params.base().cache_config() != payload["pretraining_config"]:
+        stale.append("the pretraining configuration its parameters resolve to has changed")
+    if params.evaluation().to_dict() != payload["suite"]:
+        stale.append("the evaluation suite has changed")
+    if payload.get("version") != mae_hlvm.__version__:
+        stale.append(f"it was computed by library version {payload.get('version')}, this is {mae_hlvm.__version__}")
+    return Recorded(payload, stale)
+
+
+# ------------------------------------------------------------------------------------ the paper's values
+def paper_value(metric: str, series: str, x: float) -> float | None:
+    """The paper's number for ``metric`` on its ratio series (``x`` = ratio, ViT-B/16, unit one patch)
+    or its unit series (``x`` = unit in patches, ViT-B/8, ratio 0.75); None where it reports none.
+    Accuracies as fractions, like ours."""
+    from ..eval.paper_numbers import TABLE1, TABLE2_SHAPE_BIAS, TABLE3_COCO
+
+    key = (x, 16) if series == "ratio" else {1: (0.75, 8), 2: (0.75, "16b"), 4: (0.75, 32)}.get(int(x))
+    row = TABLE1.get(key) if key else None
+    if metric == "probe" and row:
+        return row[0] / 100
+    if metric == "robustness" and row:
+        return float(np.mean(row[1:])) / 100
+    if series == "ratio" and metric == "shape_bias":
+        return TABLE2_SHAPE_BIAS.get(x)
+    if series == "ratio" and metric == "box_ap" and x in TABLE3_COCO:
+        return TABLE3_COCO[x][0] / 100
+    return None
+
+
+def series(frame, data: str, patch: int, unit_ratio: float = 0.75, kind: str = "pretrained"):
+    """Split the rows of ``data`` into the ratio series (units of one patch) and the unit series
+    (ratio ``unit_ratio``), each with an ``x`` column (ratio, or unit in patches)."""
+    sub = frame[(frame["data"] == data) & (frame["kind"] == kind)]
+    by_ratio = sub[sub["unit"] == patch].assign(x=lambda d: d["ratio"])
+    by_unit = sub[np.isclose(sub["ratio"], unit_ratio)].assign(x=lambda d: d["unit"] // patch)
+    return by_ratio, by_unit
+
+
+def point_table(frame, data: str, patch: int, metrics: Sequence[str], scale: float = 1.0):
+    """Mean ± half-width of the 95 % interval over seeds, per point (rows) and metric (columns), with
+    the untrained encoder as the last row, as strings for display."""
+    import pandas as pd
+
+    rows = {}
+    for kind in ("pretrained", "random init"):
+        sub = frame[(frame["data"] == data) & (frame["kind"] == kind)]
+        for (r, u), g in sub.groupby(["ratio", "unit"]):
+            label = f"r = {r:g}, unit {u // patch} patch{'es' if u // patch > 1 else ''}" if kind == "pretrained" \
+                else "random init"
+            cells = {}
+            for m in metrics:
+                vals = g[m].dropna() * scale if m in g else []
+                if len(vals):
+                    mean, lo, hi = mean_interval(vals)
+                    cells[METRICS[m][0]] = f"{mean:.3g}" + (f" ± {hi - mean:.2g}" if len(vals) > 1 else "")
+            rows[label] = cells
+    return pd.DataFrame(rows).T

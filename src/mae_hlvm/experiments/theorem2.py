@@ -1,0 +1,591 @@
+"""Theorem 2 tested on ground truth: does a masked autoencoder's encoder recover exactly c?
+
+Data come from :mod:`mae_hlvm.data.vectors` (every latent and every exogenous noise known), c from
+:func:`mae_hlvm.hierarchy.locate` (Algorithm 1, reconstructed from Theorem 1), the model from
+:mod:`mae_hlvm.mae.mlp`, the measurement from :func:`mae_hlvm.eval.identifiability.r2_scores`.
+
+For a mask m, write A = An[m] ∩ An[m^c] minus the observables (the latents whose noise c carries).
+The encoder's width is the *intrinsic* dimension of c, d_c = Σ_{v in A} dim(eps_v): under the joint
+mechanism c's vector lives on a d_c-dimensional set (two nodes of c may share an ancestor's noise),
+so an encoder h(c) = c_hat that is one-to-one needs exactly d_c outputs. Held-out R² of a
+cross-validated kernel ridge from c_hat to
+
+- every coordinate of every node of c               (Theorem 2: near 1),
+- every exogenous noise of s_m  = An[m] \\ A          (near 0; automatic: c_hat sees only x_{m^c}),
+- every exogenous noise of s_mc = An[m^c] \\ A        (near 0: c_hat = h(c) holds nothing else),
+
+decides each case with the rules of :data:`RULES`. Beyond the theorem: an over-complete encoder
+(width ``overcomplete`` x d_c), random masks at ratio r and unit u with one encoder for all masks,
+and a saturating (non-invertible) mechanism.
+
+Entry points: :class:`Theorem2Params` (the knobs, defaults = the book's default profile),
+:func:`run` (everything the chapter shows, cached by parameters), :func:`recover_c` (one graph and
+mask, for a reader's own hierarchy), :func:`measure` (the R² protocol on any features).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import torch
+
+from mae_hlvm import hierarchy as h
+from mae_hlvm.compute import torch_threads
+from mae_hlvm.data.vectors import HierarchicalVectorModel, VectorSample
+from mae_hlvm.eval.identifiability import mcc, r2_scores
+from mae_hlvm.experiments.cache import RunCache
+from mae_hlvm.experiments.params import Params, knob
+from mae_hlvm.mae.mlp import MLPMaskedAutoencoder, train_mlp_mae
+
+__all__ = ["RULES", "Case", "Theorem2Params", "Theorem2Result", "fixed_cases", "intrinsic_dim", "measure",
+           "recover_c", "run", "saturate", "verdict"]
+
+KIND = "theorem2"
+EXPERIMENT_VERSION = 1  # bump when the computation changes, so cached results are not reused
+
+RULES = {
+    "c": 0.9,      # c recovered: mean over seeds of the worst component's R² >= 0.9
+    "s_m": 0.1,    # s_m absent: mean over seeds of the largest s_m noise R² <= 0.1
+    "s_mc": 0.1,   # s_mc absent: mean over seeds of the largest s_mc noise R² <= 0.1
+}
+"""Thresholds of the decision rules, fixed before any result was looked at."""
+
+
+# ------------------------------------------------------------------------------------------ parameters
+@dataclass(frozen=True)
+class Theorem2Params(Params):
+    """Knobs of the Theorem 2 chapter; the defaults are its ``default`` profile."""
+
+    seeds: int = knob(3, "seeds per fixed-mask case (each: a new random mechanism, data draw and init)")
+    n_train: int = knob(50_000, "training samples per data set (small pools let the MAE overfit)")
+    n_eval: int = knob(1_000, "held-out samples on which c_hat is measured")
+    steps: int = knob(1_000, "optimiser steps per masked autoencoder (fixed masks)")
+    batch_size: int = knob(256, "samples per optimiser step")
+    lr: float = knob(3e-3, "Adam learning rate (cosine decay to 0)")
+    hidden: int = knob(64, "units per hidden layer of encoder and decoder")
+    layers: int = knob(2, "hidden layers of encoder and of decoder")
+    overcomplete: int = knob(4, "width of the over-complete encoder, as a multiple of d_c")
+    quadtree_depth: int = knob(2, "fixed masks: 2-D quadtree of depth d, 2**d x 2**d observables")
+    dag_layers: int = knob(2, "fixed masks: latent layers of the random layered DAG")
+    dag_width: int = knob(3, "fixed masks: latents per layer of the random layered DAG")
+    dag_observed: int = knob(6, "fixed masks: observables of the random layered DAG")
+    random_depth: int = knob(3, "random masks: quadtree depth (2**d x 2**d observables)")
+    ratios: tuple[float, ...] = knob((0.25, 0.5, 0.75), "random masks: masking ratios r")
+    units: tuple[int, ...] = knob((1, 2), "random masks: mask units u (side of a square unit)")
+    random_seeds: int = knob(1, "random masks: seeds per (u, r)")
+    random_steps: int = knob(2_000, "random masks: optimiser steps")
+    random_width_factor: float = knob(1.0, "random masks: encoder width as a multiple of the latent noise dims")
+    n_eval_masks: int = knob(4, "random masks: masks per (u, r) on which c_hat is measured")
+    n_mc_masks: int = knob(2_000, "random masks: Monte Carlo masks for the predicted P(z in A)")
+    clip: float = knob(1.0, "non-invertible mechanism: every node clipped to [-clip, clip]")
+    krr_train: int = knob(500, "training samples of the kernel-ridge regressor (cost grows as n^3)")
+    threads: int = knob(2, "torch threads while training (at most 2 on the book's machine)")
+    seed: int = knob(0, "base seed")
+
+    def check(self) -> None:
+        r = self._require
+        for name in ("seeds", "steps", "batch_size", "hidden", "layers", "random_seeds", "random_steps",
+                     "threads"):
+            r(getattr(self, name) >= 1, name, "must be >= 1")
+        r(self.overcomplete >= 1, "overcomplete", "the encoder width factor must be >= 1 (width >= d_c >= 1)")
+        r(self.random_width_factor > 0, "random_width_factor", "must be > 0 (the encoder needs width >= 1)")
+        r(self.n_train >= 100, "n_train", "must be >= 100")
+        r(self.n_eval >= 50, "n_eval", "must be >= 50 (the R² protocol splits it into fit and test halves)")
+        r(6 <= self.krr_train < self.n_eval, "krr_train", f"must be >= 6 and < n_eval = {self.n_eval}")
+        r(self.lr > 0, "lr", "must be > 0")
+        r(1 <= self.quadtree_depth <= 3, "quadtree_depth", "must be 1, 2 or 3 (4 to 64 observables)")
+        r(1 <= self.random_depth <= 4, "random_depth", "must be in 1..4 (4 to 256 observables)")
+        r(self.dag_layers >= 1 and self.dag_width >= 1, "dag_layers", "DAG layers and width must be >= 1")
+        r(self.dag_width >= 1, "dag_width", "must be >= 1")
+        r(self.dag_observed >= 4, "dag_observed", "must be >= 4 (two masks of the DAG need them)")
+        r(self.n_eval_masks >= 1, "n_eval_masks", "must be >= 1")
+        r(self.n_mc_masks >= 2, "n_mc_masks", "must be >= 2 (standard errors)")
+        r(self.clip > 0, "clip", "must be > 0")
+        r(len(self.ratios) >= 1 and all(0 < x < 1 for x in self.ratios), "ratios", "each ratio in (0, 1)")
+        r(len(self.units) >= 1, "units", "at least one unit")
+        ok = h.feasible_units(self.random_depth, self.ratios, self.units) if all(
+            u >= 1 and not u & (u - 1) and (2 ** self.random_depth) % u == 0 for u in self.units) else []
+        r(sorted(ok) == sorted(self.units), "units", f"every unit must be a power of two dividing the side "
+          f"{2 ** self.random_depth} and give a mask that hides and keeps at least one unit at every ratio "
+          f"{list(self.ratios)}; feasible: {ok}")
+
+
+# ---------------------------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class Case:
+    """A hierarchy and a fixed mask. ``why`` says what kind of c Algorithm 1 gives for it."""
+
+    hierarchy: str
+    label: str
+    why: str
+    graph: nx.DiGraph = field(repr=False, compare=False)
+    masked: frozenset
+
+
+def _mask_label(nodes: Iterable[Hashable]) -> str:
+    names = sorted(map(str, nodes), key=lambda s: (len(s), s))
+    return "{" + ", ".join(names) + "}" if names else "∅"
+
+
+def hierarchies(params: Theorem2Params) -> dict[str, nx.DiGraph]:
+    """The fixed-mask hierarchies: the note's tree T, DAG D and forest F, a quadtree, a random DAG."""
+    return {"tree T": h.note_tree(), "DAG D": h.note_dag(), "forest F": h.note_forest(),
+            f"quadtree {2 ** params.quadtree_depth}x{2 ** params.quadtree_depth}": h.quadtree(params.quadtree_depth),
+            "random DAG": h.random_layered_dag(params.dag_layers, params.dag_width, params.dag_observed,
+                                               p_edge=0.3, seed=params.seed)}
+
+
+def fixed_cases(params: Theorem2Params) -> list[Case]:
+    """Masks chosen so that Algorithm 1 puts c at different levels (Figure 4a/4b and the middle)."""
+    g = hierarchies(params)
+    out = []
+    t = g["tree T"]
+    xt = set(h.observables(t))
+    out += [Case("tree T", "{x5..x8}", "intermediate mask: high-level c", t, frozenset({"x5", "x6", "x7", "x8"})),
+            Case("tree T", "{x5, x6}", "mask too small (Fig. 4a): low-level c", t, frozenset({"x5", "x6"})),
+            Case("tree T", "X \\ {x5}", "mask too large (Fig. 4b): low-level c", t, frozenset(xt - {"x5"}))]
+    d = g["DAG D"]
+    out += [Case("DAG D", "{x1, x2}", "one parent's pixels hidden", d, frozenset({"x1", "x2"})),
+            Case("DAG D", "{x2}", "shared child hidden: two-node c", d, frozenset({"x2"}))]
+    f = g["forest F"]
+    out += [Case("forest F", "{x1, x3}", "one pixel of each tree: two roots", f, frozenset({"x1", "x3"})),
+            Case("forest F", "{x1, x2}", "a whole tree hidden: nothing shared (c = ∅)", f, frozenset({"x1", "x2"}))]
+    qname = next(k for k in g if k.startswith("quadtree"))
+    q, side = g[qname], 2 ** params.quadtree_depth
+    grid = np.zeros((side, side), dtype=bool)
+    quad = grid.copy()
+    quad[: side // 2, : side // 2] = True
+    one = grid.copy()
+    one[0, 0] = True
+    checker = (np.add.outer(np.arange(side), np.arange(side)) % 2).astype(bool)
+    out += [Case(qname, "top-left quadrant", "intermediate mask: high-level c (root)", q,
+                 frozenset(h.grid_mask_nodes(quad))),
+            Case(qname, "one pixel", "mask too small: low-level c", q, frozenset(h.grid_mask_nodes(one))),
+            Case(qname, "all but one pixel", "mask too large: low-level c", q, frozenset(h.grid_mask_nodes(~one))),
+            Case(qname, "checkerboard", "ratio 0.5, misaligned: lowest latents", q,
+                 frozenset(h.grid_mask_nodes(checker)))]
+    r = g["random DAG"]
+    xr = h.observables(r)
+    out += [Case("random DAG", "first half", "contiguous mask", r, frozenset(xr[: len(xr) // 2])),
+            Case("random DAG", "one observable", "mask too small: lower-level c", r, frozenset(xr[:1]))]
+    return out
+
+
+def intrinsic_dim(graph: nx.DiGraph, located: Any) -> int:
+    """d_c = Σ dim(eps_v) over v in A: the dimension of the information c carries (0 when c = ∅)."""
+    return int(sum(int(graph.nodes[v].get("dim", 1)) for v in located.common))
+
+
+def node_dim_c(model: HierarchicalVectorModel, located: Any) -> int:
+    """Σ dim(v) over v in c: the length of c's vector (>= d_c; more when nodes of c share ancestors)."""
+    return int(sum(model.dims[v] for v in located.c))
+
+
+def check_case(graph: nx.DiGraph, masked: Iterable[Hashable]) -> frozenset:
+    """Refuse a graph that breaks Assumption 1 or a mask that is not a non-empty proper subset of X
+    (ValueError naming the value and the rule); return the mask as a frozenset."""
+    h.validate_graph(graph)
+    if isinstance(masked, (str, bytes)):
+        raise ValueError(f"masked must be a collection of observable ids, got the string {masked!r}")
+    m = frozenset(masked)
+    xs = h.observables(graph)
+    if not m:
+        raise ValueError("mask {} hides no observable; a mask must hide at least one observable "
+                         "(Theorem 1 needs a non-empty m)")
+    if m >= set(xs):
+        raise ValueError(f"mask {_mask_label(m)} hides all {len(xs)} observables, leaving none visible; "
+                         "a mask must leave at least one observable visible")
+    return h.validate_mask(graph, m)
+
+
+# -------------------------------------------------------------------------------------------- measure
+def measure(features: np.ndarray | torch.Tensor, groups: Mapping[str, Mapping[str, Any]], krr_train: int = 500,
+            seed: int = 0) -> dict[str, dict[str, float]]:
+    """Held-out R² of every target column from ``features`` [N, k], grouped.
+
+    ``groups`` maps a group name ("c", "s_m", ...) to {variable name: [N] or [N, d] values}. One
+    cross-validated RBF kernel ridge per column (:func:`mae_hlvm.eval.identifiability.r2_scores`,
+    fitted on ``krr_train`` samples, scored on the rest). Returns {group: {column: R²}}; an empty
+    group gives {}.
+    """
+    feats = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+    flat = {f"{g}|{name}": value for g, vs in groups.items() for name, value in vs.items()}
+    out: dict[str, dict[str, float]] = {g: {} for g in groups}
+    if not flat:
+        return out
+    n = feats.shape[0]
+    scores = r2_scores(feats, flat, method="kernel", train_fraction=min(krr_train / n, 0.9), max_train=krr_train,
+                       seed=seed)
+    for key, score in scores.items():
+        g, col = key.split("|", 1)
+        out[g][col] = score.mean
+    return out
+
+
+def _targets(sample: VectorSample, located: Any) -> dict[str, dict[str, torch.Tensor]]:
+    return {"c": {str(v): sample.values[v] for v in sorted(located.c, key=str)},
+            "s_m": {str(v): sample.noises[v] for v in sorted(located.s_m, key=str)},
+            "s_mc": {str(v): sample.noises[v] for v in sorted(located.s_mc, key=str)}}
+
+
+def saturate(model: HierarchicalVectorModel, sample: VectorSample, clip: float) -> VectorSample:
+    """The same noises pushed through every mechanism followed by a hard clip to [-clip, clip].
+
+    A saturating, hence non-invertible, mechanism v = clip(g_v(Pa(v), eps_v)): values beyond the
+    threshold lose their noise. Returns a new VectorSample (noises shared with ``sample``).
+    """
+    if not clip > 0:
+        raise ValueError(f"clip = {clip!r}: the saturation threshold must be > 0")
+    values: dict[Hashable, torch.Tensor] = {}
+    with torch.no_grad():
+        for v in model.order:
+            values[v] = model.mechanisms[v](model.parents_of(values, v, len(sample)), sample.noises[v]).clamp(-clip, clip)
+    return VectorSample(sample.graph, values, dict(sample.noises), sample.observed, sample.latent_nodes)
+
+
+# -------------------------------------------------------------------------------- fixed-mask members
+@dataclass
+class _Member:
+    case: Case
+    variant: str         # "exact", "over-complete", "saturating"
+    seed_index: int
+    width: int
+    located: Any
+    data: int = 0        # index of the member's data set
+
+
+def _seed_of(params: Theorem2Params, k: int) -> int:
+    return params.seed + 7919 * k
+
+
+def _train_members(members: list[_Member], datasets: list[VectorSample], params: Theorem2Params,
+                   steps: int, model_seed: int) -> tuple[torch.Tensor, list[float], float]:
+    """Train every member (one group, shared patch dims); return c_hat on the held-out part [G, n_eval, W]."""
+    obs = list(datasets[0].observed)
+    dims = [datasets[0].values[v].shape[1] for v in obs]
+    masks = torch.stack([torch.tensor([v in m.case.masked for v in obs]) for m in members])
+    x = torch.stack([d.x for d in datasets])
+    model = MLPMaskedAutoencoder(dims, [m.width for m in members], hidden=params.hidden, layers=params.layers,
+                                 seed=model_seed)
+    res = train_mlp_mae(model, x[:, : params.n_train], masks, steps=steps, batch_size=params.batch_size,
+                        lr=params.lr, seed=model_seed, data_of_member=[m.data for m in members])
+    with torch.no_grad():
+        heldout = torch.stack([x[m.data, params.n_train:] for m in members])
+        c_hat = model.encode(heldout, masks)
+    return c_hat, res.final_loss, res.seconds
+
+
+def _measure_member(m: _Member, c_hat: torch.Tensor, sample: VectorSample, params: Theorem2Params) -> dict:
+    held = sample.subset(slice(params.n_train, None))
+    feats = c_hat[:, : m.width].numpy()
+    r2 = measure(feats, _targets(held, m.located), params.krr_train, seed=params.seed)
+    out = {"r2": r2}
+    noise_a = {str(v): held.noises[v] for v in sorted(m.located.common, key=str)}
+    out["mcc"] = mcc(feats, noise_a).mcc if noise_a and np.ptp(feats, axis=0).max() > 0 else float("nan")
+    return out
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    a = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if not a.size:
+        return {"mean": float("nan"), "std": float("nan"), "n": 0}
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "n": int(a.size)}
+
+
+def _case_rows(members: list[_Member], measured: list[dict], losses: list[float]) -> list[dict]:
+    """One row per (case, variant): per-seed worst components and their mean and spread over seeds."""
+    rows: dict[tuple, dict] = {}
+    for m, meas, loss in zip(members, measured, losses):
+        key = (m.case.hierarchy, m.case.label, m.variant)
+        loc = m.located
+        row = rows.setdefault(key, {
+            "hierarchy": m.case.hierarchy, "mask": m.case.label, "why": m.case.why, "variant": m.variant,
+            "masked": sorted(map(str, m.case.masked)),
+            "ratio": len(m.case.masked) / len(h.observables(m.case.graph)),
+            "c": sorted(map(str, loc.c)), "A": sorted(map(str, loc.common)),
+            "s_m": sorted(map(str, loc.s_m)), "s_mc": sorted(map(str, loc.s_mc)),
+            "d_c": intrinsic_dim(m.case.graph, loc), "width": m.width, "per_seed": []})
+        r2 = meas["r2"]
+        row["per_seed"].append({
+            "seed": m.seed_index,
+            "c_min": min(r2["c"].values()) if r2["c"] else None,
+            "c_mean": float(np.mean(list(r2["c"].values()))) if r2["c"] else None,
+            "s_m_max": max(r2["s_m"].values()) if r2["s_m"] else None,
+            "s_mc_max": max(r2["s_mc"].values()) if r2["s_mc"] else None,
+            "s_mc_mean": float(np.mean(list(r2["s_mc"].values()))) if r2["s_mc"] else None,
+            "mcc": meas["mcc"], "loss": loss, "r2": r2})
+    for row in rows.values():
+        for stat in ("c_min", "c_mean", "s_m_max", "s_mc_max", "s_mc_mean", "mcc", "loss"):
+            row[stat] = _summary([p[stat] for p in row["per_seed"]])
+        row["decision"] = verdict(row)
+    return list(rows.values())
+
+
+def verdict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply :data:`RULES` to a case row: c recovered, s_m absent, s_mc absent, and all three."""
+    c = row["c_min"]["mean"]
+    sm, smc = row["s_m_max"]["mean"], row["s_mc_max"]["mean"]
+    out = {"c_recovered": None if math.isnan(c) else bool(c >= RULES["c"]),
+           "s_m_absent": None if math.isnan(sm) else bool(sm <= RULES["s_m"]),
+           "s_mc_absent": None if math.isnan(smc) else bool(smc <= RULES["s_mc"])}
+    decided = [v for v in out.values() if v is not None]
+    out["agrees"] = bool(decided) and all(decided) and out["c_recovered"] is not None
+    return out
+
+
+# ------------------------------------------------------------------------------------------- results
+@dataclass
+class Theorem2Result:
+    """Everything the chapter shows, as plain data (JSON round-trip via to_dict / from_dict).
+
+    ``fixed``: one row per (case, variant) with ``variant`` in {"exact", "over-complete",
+    "saturating"}; each has c, A, s_m, s_mc (node names), d_c, width, ``per_seed`` measurements and
+    their summaries ``c_min``, ``s_m_max``, ``s_mc_max``, ``s_mc_mean``, ``mcc``, ``loss`` ({mean, std,
+    n}), and ``decision`` (:func:`verdict`). ``random``: one row per (unit, ratio, level) with the
+    predicted P(z in A) (Monte Carlo and on the evaluation masks), P(z in c) and the measured R².
+    ``random_split``: per (unit, ratio), R² of latents in A / in s_mc / in s_m and of pixel noises.
+    ``saturation``: fraction of clipped values. ``seconds``: wall time per section.
+    """
+
+    params: dict
+    fixed: list[dict]
+    random: list[dict]
+    random_split: list[dict]
+    saturation: dict
+    seconds: dict
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "cached"}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> "Theorem2Result":
+        return cls(**{k: data[k] for k in ("params", "fixed", "random", "random_split", "saturation", "seconds")},
+                   cached=cached)
+
+    def rows(self, variant: str) -> list[dict]:
+        return [r for r in self.fixed if r["variant"] == variant]
+
+    def fixed_table(self, variant: str = "exact"):
+        """DataFrame: per case, c, d_c, width, predicted and measured R² (mean ± sd over seeds)."""
+        import pandas as pd
+
+        def fmt(s: dict) -> str:
+            return "—" if s["n"] == 0 else f"{s['mean']:.2f} ± {s['std']:.2f}"
+
+        pred = variant == "exact"
+        out = []
+        for r in self.rows(variant):
+            empty = not r["c"]
+            out.append({
+                "hierarchy": r["hierarchy"], "mask m": r["mask"], "c (Algorithm 1)": _mask_label(r["c"]),
+                "d_c": r["d_c"], "width": r["width"],
+                "c: pred.": ("—" if empty else "1") if pred else "?", "c: R² (worst)": fmt(r["c_min"]),
+                "s_m: pred.": "0", "s_m: R² (max)": fmt(r["s_m_max"]),
+                "s_mc: pred.": ("0" if not empty else "?") if pred else "?", "s_mc: R² (max)": fmt(r["s_mc_max"]),
+                "MCC": fmt(r["mcc"]),
+                "agrees": "—" if not pred or empty else ("yes" if r["decision"]["agrees"] else "NO")})
+        return pd.DataFrame(out)
+
+    def random_table(self):
+        """DataFrame: per (unit, ratio, level), predicted P(z in A) and measured R² of the level's noises."""
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "unit u": r["unit"], "ratio r": r["ratio"], "level": r["level_name"],
+            "P(z in c), MC": round(r["p_in_c_mc"], 3), "P(z in A), MC": round(r["p_in_a_mc"], 3),
+            "P(z in A), eval masks": round(r["p_in_a_eval"], 3),
+            "R² measured": f"{r['r2']['mean']:.2f} ± {r['r2']['std']:.2f}"} for r in self.random])
+
+
+# ----------------------------------------------------------------------------------------------- run
+def _fixed_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict], dict]:
+    cases = fixed_cases(params)
+    by_h: dict[str, list[Case]] = {}
+    for case in cases:
+        check_case(case.graph, case.masked)
+        by_h.setdefault(case.hierarchy, []).append(case)
+    rows: list[dict] = []
+    saturation: dict[str, float] = {}
+    n_total = params.n_train + params.n_eval
+    for hname, hcases in by_h.items():
+        graph = hcases[0].graph
+        datasets, members = [], []
+        models = []
+        for k in range(params.seeds):
+            gm = HierarchicalVectorModel(graph, seed=_seed_of(params, k))
+            models.append(gm)
+            datasets.append(gm.sample(n_total, seed=_seed_of(params, k) + 1))
+        for case in hcases:
+            loc = h.locate(graph, case.masked)
+            d_c = intrinsic_dim(graph, loc)
+            for variant, width in (("exact", max(d_c, 1)), ("over-complete", params.overcomplete * max(d_c, 1))):
+                members += [_Member(case, variant, k, width, loc, data=k) for k in range(params.seeds)]
+        if hname == "tree T":  # the non-invertible mechanism, on the first (high-level c) mask
+            case = hcases[0]
+            loc = h.locate(graph, case.masked)
+            for k in range(params.seeds):
+                sat = saturate(models[k], datasets[k], params.clip)
+                datasets.append(sat)
+                members.append(_Member(case, "saturating", k, intrinsic_dim(graph, loc), loc, data=len(datasets) - 1))
+            sats = datasets[params.seeds:]
+            saturation = {
+                "c": float(np.mean([(s.values[v].abs() >= params.clip).float().mean().item()
+                                    for s in sats for v in loc.c])),
+                "latents": float(np.mean([(s.values[v].abs() >= params.clip).float().mean().item()
+                                          for s in sats for v in s.latent_nodes])),
+                "observables": float(np.mean([(s.x.abs() >= params.clip).float().mean().item() for s in sats]))}
+        start = time.perf_counter()
+        c_hat, losses, _ = _train_members(members, datasets, params, params.steps, params.seed + 1)
+        t_train = time.perf_counter() - start
+        measured = [_measure_member(m, c_hat[g], datasets[m.data], params) for g, m in enumerate(members)]
+        log.append(f"{hname}: {len(members)} models trained in {t_train:.1f} s, measured in "
+                   f"{time.perf_counter() - start - t_train:.1f} s")
+        rows += _case_rows(members, measured, losses)
+    return rows, saturation
+
+
+def _random_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict], list[dict]]:
+    depth, side = params.random_depth, 2 ** params.random_depth
+    graph = h.quadtree(depth)
+    index = h.compile(graph)
+    obs = h.observables(graph)
+    if obs != [f"x_{i}_{j}" for i in range(side) for j in range(side)]:
+        raise AssertionError("quadtree observables are not in row-major order")
+    n_lat_noise = sum(int(graph.nodes[v].get("dim", 1)) for v in h.latents(graph))
+    width = max(1, int(round(params.random_width_factor * n_lat_noise)))
+    configs = [(int(u), float(r)) for u in params.units for r in params.ratios]
+    n_total = params.n_train + params.n_eval
+    datasets = [HierarchicalVectorModel(graph, seed=_seed_of(params, k) + 17).sample(n_total, seed=_seed_of(params, k) + 18)
+                for k in range(params.random_seeds)]
+    members = [(u, r, k) for (u, r) in configs for k in range(params.random_seeds)]
+    rng = np.random.default_rng(params.seed + 99)
+
+    def sampler(b: int, gen: torch.Generator) -> torch.Tensor:
+        out = [h.random_unit_masks(side, r, u, b, rng)[0].reshape(b, -1) for (u, r, _) in members]
+        return torch.from_numpy(np.stack(out))
+
+    x = torch.stack([d.x for d in datasets])
+    dims = [datasets[0].values[v].shape[1] for v in obs]
+    model = MLPMaskedAutoencoder(dims, [width] * len(members), hidden=params.hidden, layers=params.layers,
+                                 seed=params.seed + 2)
+    start = time.perf_counter()
+    train_mlp_mae(model, x[:, : params.n_train], sampler, steps=params.random_steps, batch_size=params.batch_size,
+                  lr=params.lr, seed=params.seed + 3, data_of_member=[k for (_, _, k) in members])
+    t_train = time.perf_counter() - start
+    eval_rng = np.random.default_rng(params.seed + 123)
+    level = {v: int(graph.nodes[v]["level"]) for v in graph}
+    lat_ids = [i for i, v in enumerate(index.nodes) if not index.observed[i]]
+    per_level: dict[tuple, list] = {}
+    split: dict[tuple, dict[str, list]] = {}
+    pred_eval: dict[tuple, list] = {}
+    flats = [h.random_unit_masks(side, r, u, params.n_eval_masks, eval_rng)[0].reshape(params.n_eval_masks, -1)
+             for (u, r, _) in members]                                           # per member [B, P]
+    found = [index.locate_many(f) for f in flats]
+    held = [d.subset(slice(params.n_train, None)) for d in datasets]
+    xs = torch.stack([x[k, params.n_train:] for (_, _, k) in members])             # [G, n_eval, D]
+    for b in range(params.n_eval_masks):
+        with torch.no_grad():
+            c_hat_all = model.encode(xs, torch.from_numpy(np.stack([f[b] for f in flats])))
+        for g, (u, r, k) in enumerate(members):
+            targets = {"lat": {str(index.nodes[i]): held[k].noises[index.nodes[i]] for i in lat_ids},
+                       "pix": {str(v): held[k].noises[v] for v in obs}}
+            r2 = measure(c_hat_all[g].numpy(), targets, params.krr_train, seed=params.seed + b)
+            spl = split.setdefault((u, r), {"A": [], "s_mc": [], "s_m": [], "pixel_visible": [], "pixel_hidden": []})
+            fg = found[g]
+            for i in lat_ids:
+                v = index.nodes[i]
+                score = r2["lat"][f"{v}[0]"]
+                per_level.setdefault((u, r, level[v]), []).append(score)
+                pred_eval.setdefault((u, r, level[v]), []).append(float(fg["common"][b, i]))
+                part = "A" if fg["common"][b, i] else "s_m" if fg["s_m"][b, i] else "s_mc"
+                spl[part].append(score)
+            for j, v in enumerate(obs):
+                score = r2["pix"][f"{v}[0]"]
+                per_level.setdefault((u, r, depth), []).append(score)
+                pred_eval.setdefault((u, r, depth), []).append(0.0)
+                spl["pixel_hidden" if flats[g][b, j] else "pixel_visible"].append(score)
+    t_eval = time.perf_counter() - start - t_train
+    # the prediction: Monte Carlo of A and c under the same masks (as in the masking-predictions chapter)
+    mc_rng = np.random.default_rng(params.seed + 7)
+    rows = []
+    for (u, r) in configs:
+        masks, eff = h.random_unit_masks(side, r, u, params.n_mc_masks, mc_rng)
+        found = h.locate_quadtree(masks)
+        for lvl in range(depth + 1):
+            p_a = float(found.common[lvl].mean()) if lvl < depth else 0.0
+            p_c = float(found.c[lvl].mean()) if lvl < depth else 0.0
+            rows.append({"unit": u, "ratio": r, "effective_ratio": float(eff), "level": lvl,
+                         "level_name": f"latents, level {lvl}" if lvl < depth else "pixels (own noise)",
+                         "p_in_a_mc": p_a, "p_in_c_mc": p_c,
+                         "p_in_a_eval": float(np.mean(pred_eval[(u, r, lvl)])),
+                         "r2": _summary(per_level[(u, r, lvl)])})
+    split_rows = [{"unit": u, "ratio": r, **{part: _summary(vals) for part, vals in parts.items()}}
+                  for (u, r), parts in split.items()]
+    log.append(f"random masks: {len(members)} models trained in {t_train:.1f} s, measured in {t_eval:.1f} s")
+    return rows, split_rows
+
+
+def run(params: Theorem2Params, cache: RunCache | None = None) -> Theorem2Result:
+    """Every number of the chapter; loaded from the run cache when these parameters ran before.
+
+    ``cache`` defaults to :class:`RunCache` at its default root (``$MAE_HLVM_CACHE`` or runs/cache).
+    """
+    if not isinstance(params, Theorem2Params):
+        raise TypeError(f"params must be Theorem2Params, got {type(params).__name__}")
+    cache = cache if cache is not None else RunCache()
+    config = {**params.to_dict(), "experiment_version": EXPERIMENT_VERSION}
+    found = cache.lookup(KIND, config)
+    if found is not None and found.complete:
+        stored = cache.load_result(found, "result", config)
+        if stored is not None:
+            return Theorem2Result.from_dict(stored, cached=True)
+    handle = cache.begin(KIND, config)
+    log: list[str] = []
+    with torch_threads(params.threads):
+        t0 = time.perf_counter()
+        fixed, saturation = _fixed_section(params, log)
+        t1 = time.perf_counter()
+        random_rows, split_rows = _random_section(params, log)
+        t2 = time.perf_counter()
+    result = Theorem2Result(params=params.to_dict(), fixed=fixed, random=random_rows, random_split=split_rows,
+                            saturation=saturation,
+                            seconds={"fixed": t1 - t0, "random": t2 - t1, "total": t2 - t0, "log": log})
+    cache.save_result(handle, "result", config, result.to_dict())
+    cache.finish(handle, seconds=result.seconds["total"])
+    return result
+
+
+def recover_c(graph: nx.DiGraph, masked: Iterable[Hashable], params: Theorem2Params | None = None,
+              width_factor: int = 1) -> dict:
+    """Train ``params.seeds`` masked autoencoders of width ``width_factor`` x d_c for one graph and mask,
+    and measure them: the row of :attr:`Theorem2Result.fixed` for this case (``decision`` included).
+
+    Refuses (ValueError naming value and rule) a graph that breaks Assumption 1, a mask that leaves
+    no visible or no hidden observable, and a width below 1.
+    """
+    params = params or Theorem2Params()
+    m = check_case(graph, masked)
+    if isinstance(width_factor, bool) or not isinstance(width_factor, int) or width_factor < 1:
+        raise ValueError(f"width_factor = {width_factor!r}: the encoder width factor must be an int >= 1")
+    loc = h.locate(graph, m)
+    d_c = intrinsic_dim(graph, loc)
+    case = Case("graph", _mask_label(m), "", graph, m)
+    datasets = [HierarchicalVectorModel(graph, seed=_seed_of(params, k)).sample(params.n_train + params.n_eval,
+                                                                               seed=_seed_of(params, k) + 1)
+                for k in range(params.seeds)]
+    variant = "exact" if width_factor == 1 else "over-complete"
+    members = [_Member(case, variant, k, width_factor * max(d_c, 1), loc, data=k) for k in range(params.seeds)]
+    with torch_threads(params.threads):
+        c_hat, losses, _ = _train_members(members, datasets, params, params.steps, params.seed + 1)
+    measured = [_measure_member(mm, c_hat[g], datasets[mm.data], params) for g, mm in enumerate(members)]
+    return _case_rows(members, measured, losses)[0]
+
+
+

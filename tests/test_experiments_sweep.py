@@ -1,0 +1,123 @@
+"""The sweep: its grid, refusals before training, statistics, decision rules, recorded form, toy run."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mae_hlvm.experiments import RunCache
+from mae_hlvm.experiments import sweep as S
+from mae_hlvm.experiments.params import ParamsError
+
+TOY = S.SweepParams(ratios=(0.25, 0.75), unit_patches=(1, 2), steps=2, warmup_steps=1, n_images=32,
+                    batch_size=16, suite="smoke")
+
+
+def test_grid_has_ratio_points_then_new_unit_points():
+    p = S.SweepParams(ratios=(0.1, 0.25, 0.5, 0.75, 0.9))
+    u = p.patch
+    assert p.grid() == [(0.1, u), (0.25, u), (0.5, u), (0.75, u), (0.9, u), (0.75, 2 * u)]
+    assert S.SweepParams(ratios=(0.5,)).grid() == [(0.5, u), (0.75, u), (0.75, 2 * u)]
+    pts = p.replace(datasets=("shapes", "fashion_mnist"), seeds=(0, 1)).points()
+    assert len(pts) == 2 * 2 * 6 and {p.data for p in pts} == {"shapes", "fashion_mnist"}
+
+
+def test_the_pretraining_chapters_model_is_a_sweep_point():
+    from mae_hlvm.experiments.pretraining import PretrainingParams
+
+    assert PretrainingParams() in S.SweepParams().points()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"unit_patches": (1, 3)}, "mask_unit = "),
+    ({"ratios": (0.5, 0.999)}, "mask_ratio = 0.999"),
+    ({"datasets": ("imagenet",)}, "datasets must be"),
+    ({"seeds": ()}, "must list at least one value"),
+    ({"ratios": (0.5, 0.5)}, "lists a value twice"),
+    ({"suite": "full"}, "suite must be"),
+])
+def test_bad_sweeps_are_refused_before_any_training(change, message):
+    with pytest.raises(ParamsError, match=message):
+        TOY.replace(**change)
+
+
+def test_bootstrap_interval_with_three_seeds_is_their_range():
+    mean, lo, hi = S.bootstrap_interval([0.1, 0.3, 0.2])
+    assert mean == pytest.approx(0.2) and lo == pytest.approx(0.1) and hi == pytest.approx(0.3)
+    m, lo, hi = S.mean_interval([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo < 1.0 and hi > 3.0          # t with 2 degrees of freedom is wide
+    assert S.mean_interval([5.0]) == (5.0, 5.0, 5.0)
+
+
+def _frame(values_a, values_b, metric="probe"):
+    rows = []
+    for seed, (va, vb) in enumerate(zip(values_a, values_b)):
+        rows.append({"data": "shapes", "kind": "pretrained", "seed": seed, "ratio": 0.75, "unit": 2, metric: va})
+        rows.append({"data": "shapes", "kind": "pretrained", "seed": seed, "ratio": 0.1, "unit": 2, metric: vb})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("a, b, outcome", [
+    ([0.6, 0.7, 0.65], [0.5, 0.55, 0.6], "holds"),
+    ([0.4, 0.5, 0.45], [0.5, 0.55, 0.6], "reversed"),
+    ([0.6, 0.5, 0.65], [0.5, 0.55, 0.6], "undecided"),
+    ([0.6], [0.5], "too few seeds"),
+])
+def test_comparison_outcomes(a, b, outcome):
+    c = S.Comparison("probe", (0.75, 1), (0.1, 1))
+    assert S.compare(_frame(a, b), c, "shapes", patch=2)["outcome"] == outcome
+
+
+def test_lower_is_better_metrics_flip_the_sign():
+    c = S.Comparison("mse", (0.75, 1), (0.1, 1))
+    assert S.compare(_frame([0.1, 0.1, 0.1], [0.2, 0.3, 0.25], "mse"), c, "shapes", patch=2)["outcome"] == "holds"
+
+
+@pytest.mark.parametrize("outcomes, expected", [
+    (["holds", "holds"], "supported"), (["holds", "reversed"], "contradicted"),
+    (["holds", "undecided"], "partly supported"), (["undecided"], "undecided"),
+    (["missing"], "not measured"), (["holds", "too few seeds"], "not decided (fewer than 3 seeds)"),
+])
+def test_verdicts(outcomes, expected):
+    assert S.verdict(outcomes) == expected
+
+
+def test_every_rule_names_known_metrics():
+    for rule in S.RULES:
+        assert rule.comparisons and all(c.metric in S.METRICS for c in rule.comparisons)
+
+
+def test_toy_sweep_runs_caches_and_records(tmp_path):
+    cache = RunCache(tmp_path / "cache")
+    first = S.run(TOY, cache, progress=None)
+    # 2 ratios + 1 new unit point, plus the untrained baseline
+    assert first.trained == 4 and len(first.rows) == 4
+    frame = first.frame()
+    assert {"probe", "ssim", "silhouette", "r2_global"} <= set(frame.columns)
+    again = S.run(TOY, cache, progress=None)
+    assert again.trained == 0 and again.rows == first.rows
+    summary = S.summary(frame)
+    assert set(summary["metric"]) >= {"probe", "ssim"} and (summary["n_seeds"] == 1).all()
+    verdicts = S.decide(frame, "shapes", TOY.patch)
+    assert {v["claim"] for v in verdicts} >= {"E1", "E4", "T6"}
+    assert all(v["verdict"].startswith(("not decided", "not measured")) for v in verdicts)
+
+    path = S.record(first, tmp_path / "sweep.json", command="pytest")
+    rec = S.load_recorded(path)
+    assert rec.stale == [] and rec.params == TOY and rec.frame().shape == frame.shape
+    payload = json.loads(path.read_text())
+    assert {"commit", "machine", "date", "command", "version"} <= set(payload)
+
+
+def test_a_record_whose_definitions_changed_is_flagged_stale(tmp_path):
+    payload = {"format": S.RECORD_FORMAT, "version": "0.0.1", "params": TOY.to_dict(),
+               "pretraining_config": {"params": {"steps": 999}}, "suite": TOY.evaluation().to_dict(), "rows": []}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(payload))
+    stale = S.load_recorded(path).stale
+    assert any("pretraining configuration" in s for s in stale) and any("library version" in s for s in stale)
+    payload["params"]["steps"] = -1
+    path.write_text(json.dumps(payload))
+    assert "no longer valid" in S.load_recorded(path).stale[0]
