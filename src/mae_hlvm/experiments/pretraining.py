@@ -30,6 +30,8 @@ from .params import Params, ParamsError, knob
 
 KIND = "pretraining"
 HELDOUT_SEED_OFFSET = 10_000  # held-out images are drawn with seed + this: never seen in training
+# options added after runs were cached, with the value that means "off": left out of the key when off
+OFF_BY_DEFAULT: dict[str, Any] = {"ignore_boundary_px": 0}
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,13 @@ class PretrainingParams(Params):
     amp: Literal["none", "bf16"] = knob("none", "bf16 autocast or none")
     seed: int = knob(0, "seed of initialisation, data, batches, masks, augmentation")
     n_heldout: int = knob(512, "held-out images for the masked loss against its baseline")
+    ignore_boundary_px: int = knob(0, "loss ignores removed pixels this close to a visible one (0: off)")
 
     def check(self) -> None:
         self._require(self.model in PRESETS, "model", f"must be one of {', '.join(PRESETS)}")
         for name in ("n_images", "img_size", "mask_unit", "batch_size", "n_heldout"):
             self._require(getattr(self, name) >= 1, name, "must be >= 1")
-        for name in ("steps", "warmup_steps", "seed"):
+        for name in ("steps", "warmup_steps", "seed", "ignore_boundary_px"):
             self._require(getattr(self, name) >= 0, name, "must be >= 0")
         self._require(0.0 < self.mask_ratio < 1.0, "mask_ratio", "must lie in (0, 1)")
         self._require(self.blr > 0, "blr", "must be > 0")
@@ -100,16 +103,24 @@ class PretrainingParams(Params):
         return PretrainConfig(model=self.model, model_overrides=self.model_overrides(), mask_ratio=self.mask_ratio,
                               mask_unit=self.mask_unit, batch_size=self.batch_size, steps=max(self.steps, 1),
                               warmup_steps=self.warmup_steps, blr=self.blr, weight_decay=self.weight_decay,
-                              augment=self.augment, amp=self.amp, seed=self.seed, **io)
+                              augment=self.augment, amp=self.amp, seed=self.seed,
+                              ignore_boundary_px=self.ignore_boundary_px, **io)
 
     def cache_config(self) -> dict[str, Any]:
         """What the run cache hashes: these parameters and the full training configuration they resolve
-        to (so a changed library default is a different run)."""
+        to (so a changed library default is a different run). An option that is off (``OFF_BY_DEFAULT``
+        at its default) does not enter the key: adding such an option keeps existing runs valid."""
         cfg = self.pretrain_config().to_dict()
         for k in ("device", "output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s",
                   "num_workers", "compile", "overwrite"):
             cfg.pop(k)
-        return {"params": self.to_dict(), "pretrain_config": cfg}
+        params = self.to_dict()
+        for k, off in OFF_BY_DEFAULT.items():
+            if cfg.get(k) == off:
+                cfg.pop(k)
+            if params.get(k) == off:
+                params.pop(k)
+        return {"params": params, "pretrain_config": cfg}
 
 
 @dataclass

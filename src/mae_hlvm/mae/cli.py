@@ -48,6 +48,8 @@ _HELP = {
     "checkpoint_every": "steps between checkpoints (0: only at the end)",
     "log_every": "steps between metrics lines",
     "progress": "show a tqdm progress bar",
+    "ignore_boundary_px": "leave out of the loss removed pixels within this many px of a visible one "
+                          "(Section 3.6 of Kong et al.; 0: MAE's loss)",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
     "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
 }

@@ -196,6 +196,7 @@ class PretrainConfig:
     progress: bool = True                         # tqdm bar
     progress_every_s: float = 0.0                 # seconds between progress lines on stderr; 0 = none
     overwrite: bool = False                       # a new run may replace the run already in output_dir
+    ignore_boundary_px: int = 0                   # leave removed pixels this close to a visible one out of the loss
 
     def __post_init__(self) -> None:
         if isinstance(self.output_dir, os.PathLike):
@@ -228,6 +229,7 @@ class PretrainConfig:
             ("checkpoint_every", self.checkpoint_every >= 0, "must be >= 0 (0: only at the end)"),
             ("log_every", self.log_every >= 1, "must be >= 1"),
             ("progress_every_s", self.progress_every_s >= 0, "must be >= 0 (0: no progress lines)"),
+            ("ignore_boundary_px", self.ignore_boundary_px >= 0, "must be >= 0 (0: MAE's loss on every removed pixel)"),
         ]
         for name, holds, rule in rules:
             if not holds:

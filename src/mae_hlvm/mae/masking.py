@@ -190,3 +190,28 @@ def as_patch_mask(mask: torch.Tensor, grid: MaskGrid) -> torch.Tensor:
         return unit_to_patch_mask(mask, grid)
     raise ValueError(f"explicit mask has {mask.shape[1]} entries per image; expected {grid.num_patches} "
                      f"patches ({grid.patch_grid}) or {grid.num_units} units ({grid.unit_grid}) of {grid.unit} px")
+
+
+def boundary_loss_weights(mask: torch.Tensor, grid_side: int, patch: int, ignore_px: int) -> torch.Tensor:
+    """Per-pixel loss weights [N, L, p*p] for a patch mask [N, L] (1 = removed) on a square grid of
+    ``grid_side`` x ``grid_side`` patches of ``patch`` px: 1 for a removed pixel farther than
+    ``ignore_px`` px from every visible pixel, 0 for visible pixels and for removed pixels within that
+    distance (Chebyshev: a square neighbourhood; pixels outside the image count as not visible).
+
+    Kong et al. (Section 3.6) suggest leaving those pixels out of the loss when high-level features are
+    wanted: a decoder can fill them by interpolating their visible neighbours. Pixels follow
+    ``MaskedAutoencoder.patchify``'s order within a patch (row-major).
+    """
+    if ignore_px < 0:
+        raise ValueError(f"ignore_px {ignore_px} must be >= 0 (0 keeps every removed pixel)")
+    n, L = mask.shape
+    if L != grid_side * grid_side:
+        raise ValueError(f"mask has {L} patches per image, not a {grid_side} x {grid_side} grid")
+    removed = mask.float().reshape(n, 1, grid_side, grid_side)
+    removed = removed.repeat_interleave(patch, 2).repeat_interleave(patch, 3)      # [N, 1, H, W]
+    visible = 1.0 - removed
+    near = torch.nn.functional.max_pool2d(visible, 2 * ignore_px + 1, stride=1, padding=ignore_px) \
+        if ignore_px else visible                                                   # visible within k px
+    keep = removed * (1.0 - near)                                                   # [N, 1, H, W]
+    keep = keep.reshape(n, grid_side, patch, grid_side, patch).permute(0, 1, 3, 2, 4)
+    return keep.reshape(n, L, patch * patch)

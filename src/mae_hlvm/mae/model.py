@@ -16,7 +16,8 @@ from timm.layers import PatchEmbed, build_sincos2d_pos_embed
 from timm.models.vision_transformer import Block
 
 from .configs import MAEConfig, model_config
-from .masking import MaskGrid, as_patch_mask, make_grid, random_masking_indices, shuffle_from_mask
+from .masking import (MaskGrid, as_patch_mask, boundary_loss_weights, make_grid, random_masking_indices,
+                      shuffle_from_mask)
 
 
 @dataclass
@@ -28,12 +29,15 @@ class MAEOutput:
         pred: [N, L, p*p*C] decoder prediction for every patch (normalised space if norm_pix_loss).
         mask: [N, L] float, 1 = removed.
         ids_restore: [N, L] un-shuffles [kept, removed] tokens into patch order.
+        loss_share: with a boundary-ignoring loss, the share of removed pixels that the loss still
+            counts (scalar tensor); None otherwise.
     """
 
     loss: torch.Tensor
     pred: torch.Tensor
     mask: torch.Tensor
     ids_restore: torch.Tensor
+    loss_share: torch.Tensor | None = None
 
     def __iter__(self):  # allows `loss, pred, mask = ...[:3]`-style unpacking like the official tuple
         return iter((self.loss, self.pred, self.mask, self.ids_restore))
@@ -201,21 +205,34 @@ class MaskedAutoencoder(nn.Module):
             t = (t - mean) / (var + 1.0e-6) ** 0.5
         return t
 
-    def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared error per patch, averaged over removed patches only."""
-        loss = (pred.float() - self.target(imgs).float()).pow(2).mean(dim=-1)  # [N, L]
-        return (loss * mask).sum() / mask.sum()
+    def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor,
+                     weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared error per patch, averaged over removed patches only; with per-pixel
+        ``weights`` [N, L, p*p] (see :func:`~.masking.boundary_loss_weights`), the mean squared error
+        over the pixels whose weight is 1 (0 when no pixel counts)."""
+        if weights is None:
+            loss = (pred.float() - self.target(imgs).float()).pow(2).mean(dim=-1)  # [N, L]
+            return (loss * mask).sum() / mask.sum()
+        w = weights.repeat_interleave(self.cfg.in_chans, dim=-1)                   # [N, L, p*p*C]
+        err = (pred.float() - self.target(imgs).float()).pow(2)                     # [N, L, p*p*C]
+        return (err * w).sum() / w.sum().clamp_min(1.0)
 
     def forward_from_indices(self, imgs: torch.Tensor, ids_keep: torch.Tensor, ids_restore: torch.Tensor,
-                             mask: torch.Tensor) -> MAEOutput:
+                             mask: torch.Tensor, ignore_boundary_px: int = 0) -> MAEOutput:
         """Forward with precomputed indices (what ``forward`` calls; the benchmark encodes all tokens
         by passing ``ids_keep = arange(L)``)."""
         latent = self.forward_encoder(imgs, ids_keep)
         pred = self.forward_decoder(latent, ids_restore)
-        return MAEOutput(self.forward_loss(imgs, pred, mask), pred, mask, ids_restore)
+        if not ignore_boundary_px:
+            return MAEOutput(self.forward_loss(imgs, pred, mask), pred, mask, ids_restore)
+        p = self.cfg.patch_size
+        w = boundary_loss_weights(mask, self.cfg.img_size // p, p, ignore_boundary_px)   # [N, L, p*p]
+        share = w.sum() / (mask.sum() * p * p)
+        return MAEOutput(self.forward_loss(imgs, pred, mask, w), pred, mask, ids_restore, share)
 
     def forward(self, imgs: torch.Tensor, mask_ratio: float = 0.75, mask_unit: int | None = None,
-                mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> MAEOutput:
+                mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                ignore_boundary_px: int = 0) -> MAEOutput:
         """Mask, encode the visible patches, decode all, and score the removed ones.
 
         Args:
@@ -226,9 +243,12 @@ class MaskedAutoencoder(nn.Module):
                 mask on the ``mask_unit`` grid. Each image must keep the same number of patches.
                 Kept indices convert with :func:`mae_hlvm.mae.masking.mask_from_ids_keep`.
             generator: torch.Generator for the random mask noise (default: the global RNG).
+            ignore_boundary_px: 0 (MAE's loss), or leave out of the loss every removed pixel within
+                this many pixels of a visible one (Section 3.6 of Kong et al.); ``loss_share`` of the
+                output says how much of the removed area the loss still counts.
         """
         ids_keep, ids_restore, m = self.masking(imgs.shape[0], mask_ratio, mask_unit, mask, generator, imgs.device)
-        return self.forward_from_indices(imgs, ids_keep, ids_restore, m)
+        return self.forward_from_indices(imgs, ids_keep, ids_restore, m, ignore_boundary_px)
 
     # ---------------------------------------------------------------- features for evaluation
     def encode(self, imgs: torch.Tensor) -> torch.Tensor:

@@ -493,7 +493,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = runner(x, mask=m).loss
+                out = runner(x, mask=m, ignore_boundary_px=config.ignore_boundary_px)
+                loss = out.loss
             loss_mean = all_reduce_mean(loss.detach().float(), info)
             if not torch.isfinite(loss_mean):
                 where = f"{ckpt_path} (step {last_saved[-1]})" if last_saved else "none written"
@@ -509,6 +510,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
             if done % config.log_every == 0 or done == stop:
                 row = {"step": done, "epoch": done / sched.per_epoch, "loss": float(loss_mean), "lr": lr,
                        "mask_ratio": eff_ratio, "seconds": time.perf_counter() - t0}
+                if out.loss_share is not None:  # share of the removed pixels the loss still counts
+                    row["loss_share"] = float(out.loss_share)
                 history.append(row)
             report.step(done, float(loss_mean), row)
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done != stop:
