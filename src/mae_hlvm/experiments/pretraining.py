@@ -31,7 +31,9 @@ from .params import Params, ParamsError, knob
 KIND = "pretraining"
 HELDOUT_SEED_OFFSET = 10_000  # held-out images are drawn with seed + this: never seen in training
 # options added after runs were cached, with the value that means "off": left out of the key when off
-OFF_BY_DEFAULT: dict[str, Any] = {"ignore_boundary_px": 0}
+OFF_BY_DEFAULT: dict[str, Any] = {"ignore_boundary_px": 0, "mask_kind": "random"}
+# settings that only matter when an option is on: left out of the key while it is off
+ONLY_WHEN: dict[str, tuple[str, Any]] = {"superpixel_segments": ("mask_kind", "random")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class PretrainingParams(Params):
     seed: int = knob(0, "seed of initialisation, data, batches, masks, augmentation")
     n_heldout: int = knob(512, "held-out images for the masked loss against its baseline")
     ignore_boundary_px: int = knob(0, "loss ignores removed pixels this close to a visible one (0: off)")
+    mask_kind: Literal["random", "superpixel"] = knob("random", "random units (MAE) or whole superpixels")
+    superpixel_segments: int = knob(16, "SLIC superpixels per image (mask_kind superpixel)")
 
     def check(self) -> None:
         self._require(self.model in PRESETS, "model", f"must be one of {', '.join(PRESETS)}")
@@ -104,7 +108,8 @@ class PretrainingParams(Params):
                               mask_unit=self.mask_unit, batch_size=self.batch_size, steps=max(self.steps, 1),
                               warmup_steps=self.warmup_steps, blr=self.blr, weight_decay=self.weight_decay,
                               augment=self.augment, amp=self.amp, seed=self.seed,
-                              ignore_boundary_px=self.ignore_boundary_px, **io)
+                              ignore_boundary_px=self.ignore_boundary_px, mask_kind=self.mask_kind,
+                              superpixel_segments=self.superpixel_segments, **io)
 
     def cache_config(self) -> dict[str, Any]:
         """What the run cache hashes: these parameters and the full training configuration they resolve
@@ -115,11 +120,13 @@ class PretrainingParams(Params):
                   "num_workers", "compile", "overwrite"):
             cfg.pop(k)
         params = self.to_dict()
-        for k, off in OFF_BY_DEFAULT.items():
-            if cfg.get(k) == off:
-                cfg.pop(k)
-            if params.get(k) == off:
-                params.pop(k)
+        for d in (cfg, params):
+            for k, (switch, off) in ONLY_WHEN.items():
+                if d.get(switch) == off:
+                    d.pop(k, None)
+            for k, off in OFF_BY_DEFAULT.items():
+                if d.get(k) == off:
+                    d.pop(k)
         return {"params": params, "pretrain_config": cfg}
 
 

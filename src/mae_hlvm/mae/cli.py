@@ -50,6 +50,8 @@ _HELP = {
     "progress": "show a tqdm progress bar",
     "ignore_boundary_px": "leave out of the loss removed pixels within this many px of a visible one "
                           "(Section 3.6 of Kong et al.; 0: MAE's loss)",
+    "mask_kind": "random (MAE's masks) | superpixel (whole SLIC superpixels, the same number of patches)",
+    "superpixel_segments": "SLIC superpixels per image for --mask-kind superpixel",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
     "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
 }

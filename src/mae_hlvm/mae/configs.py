@@ -197,6 +197,8 @@ class PretrainConfig:
     progress_every_s: float = 0.0                 # seconds between progress lines on stderr; 0 = none
     overwrite: bool = False                       # a new run may replace the run already in output_dir
     ignore_boundary_px: int = 0                   # leave removed pixels this close to a visible one out of the loss
+    mask_kind: str = "random"                     # random (MAE) | superpixel (whole SLIC superpixels, same count)
+    superpixel_segments: int = 16                 # SLIC superpixels per image (mask_kind superpixel)
 
     def __post_init__(self) -> None:
         if isinstance(self.output_dir, os.PathLike):
@@ -230,6 +232,8 @@ class PretrainConfig:
             ("log_every", self.log_every >= 1, "must be >= 1"),
             ("progress_every_s", self.progress_every_s >= 0, "must be >= 0 (0: no progress lines)"),
             ("ignore_boundary_px", self.ignore_boundary_px >= 0, "must be >= 0 (0: MAE's loss on every removed pixel)"),
+            ("mask_kind", self.mask_kind in ("random", "superpixel"), "must be one of random, superpixel"),
+            ("superpixel_segments", self.superpixel_segments >= 2, "must be >= 2"),
         ]
         for name, holds, rule in rules:
             if not holds:
@@ -245,6 +249,9 @@ class PretrainConfig:
             mc = self.model_config()  # validates model_overrides
         except ConfigError as err:
             raise ConfigError(f"PretrainConfig.model_overrides = {self.model_overrides!r}: {err}") from None
+        if self.mask_kind == "superpixel" and self.mask_unit not in (None, mc.patch_size):
+            raise ConfigError(f"PretrainConfig.mask_unit = {self.mask_unit!r}: superpixel masks are counted in "
+                              f"patches; leave mask_unit None or set it to the patch ({mc.patch_size} px)")
         try:  # the mask unit must tile the image in whole patches and the ratio leave a unit visible
             num_kept_units(make_grid(mc.img_size, mc.patch_size, self.mask_unit).num_units, self.mask_ratio)
         except ValueError as err:

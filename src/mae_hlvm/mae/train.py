@@ -26,7 +26,7 @@ from ..data.errors import DataError
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 from .configs import ConfigError, PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
-from .masking import effective_mask_ratio, random_masking_indices
+from .masking import MaskGrid, effective_mask_ratio, random_masking_indices
 from .model import MaskedAutoencoder
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -344,6 +344,19 @@ def _batch_stream(images: torch.Tensor | Dataset, sampler: "_StepBatches", confi
                            num_workers=config.num_workers, pin_memory=device.type == "cuda"))
 
 
+def _step_mask(config: PretrainConfig, grid: MaskGrid, x: torch.Tensor, step: int, offset: int, local: int,
+               patch: int) -> torch.Tensor:
+    """This process's masks [local, L] (True = removed) of step ``step``: random units drawn for the
+    global batch (rows ``offset:offset+local``), or superpixel masks of the augmented images."""
+    gen = _step_generator(config.seed, step, 1)
+    if config.mask_kind == "superpixel":
+        from .superpixel import superpixel_masks
+
+        return superpixel_masks(x.detach().cpu().float(), patch, config.mask_ratio, config.superpixel_segments, gen)
+    _, _, m = random_masking_indices(config.batch_size, grid, config.mask_ratio, generator=gen)
+    return m[offset:offset + local].bool()
+
+
 class _Reporter:
     """Where a run reports each step: metrics.jsonl (rewritten to mirror the resumed history), a tqdm
     bar, and a progress line on stderr every ``progress_every_s`` seconds (for logs and the book runner)."""
@@ -486,9 +499,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                                 f"{f'{ckpt_path} (step {last_saved[-1]})' if last_saved else 'none written'}")
             x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
                               offset=info.rank * local, total=config.batch_size)
-            _, _, m = random_masking_indices(config.batch_size, grid, config.mask_ratio,
-                                             generator=_step_generator(config.seed, step, 1))
-            m = m[info.rank * local:(info.rank + 1) * local].bool().to(device)
+            m = _step_mask(config, grid, x, step, info.rank * local, local, net.cfg.patch_size).to(device)
             lr = lr_at(step, sched.total, sched.warmup, sched.peak_lr, config.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
