@@ -13,7 +13,7 @@ Everything is written under ``--out`` (JSON and a Markdown summary) to commit in
 ``--dry`` runs the same code paths on the CPU at toy sizes (``make test`` does, so it cannot rot).
 
     python benchmarks/gpu_check.py --out $OUT            # on the GPU machine
-    python benchmarks/gpu_check.py --dry --out /tmp/g    # anywhere, ~1 minute
+    python benchmarks/gpu_check.py --dry --out gpu-dry    # anywhere, ~1 minute
 """
 from __future__ import annotations
 

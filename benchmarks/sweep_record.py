@@ -5,7 +5,7 @@ killed process) continues where it stopped when started again; after every (data
 rows done so far are written to the record, so a partial record always reflects finished points.
 
     python benchmarks/sweep_record.py          # the sweep chapter's paper profile: 3 seeds x 2 datasets (hours)
-    python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out /tmp/sweep.json
+    python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out sweep-seed0.json
 """
 from __future__ import annotations
 
