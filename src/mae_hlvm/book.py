@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Sequence
 
 import yaml
 
@@ -206,10 +206,10 @@ class _ProgressLines:
         pass
 
 
-def _kernel_manager(log: Path) -> type:
+def _kernel_manager(log: IO[str]) -> type:
     """A kernel manager on IPC sockets whose own console output (ipykernel's log lines, e.g. "running
-    over TCP without encryption" or a KeyboardInterrupt at shutdown) goes to ``log`` instead of the
-    runner's console; cell outputs are unaffected (they travel over the kernel's sockets)."""
+    over TCP without encryption" or a KeyboardInterrupt at shutdown) goes to the open file ``log``
+    instead of the runner's console; cell outputs are unaffected (they travel over the kernel's sockets)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietIPCKernelManager(AsyncKernelManager):
@@ -218,7 +218,7 @@ def _kernel_manager(log: Path) -> type:
             super().__init__(**kwargs)
 
         async def _async_start_kernel(self, **kw: Any) -> None:
-            kw.setdefault("stderr", log.open("a"))
+            kw.setdefault("stderr", log)
             kw.setdefault("stdout", kw["stderr"])
             await super()._async_start_kernel(**kw)
 
@@ -263,11 +263,12 @@ def run_chapter(root: Path, name: str, profile: str, out_dir: Path | None = None
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     start = time.perf_counter()
     try:
-        pm.execute_notebook(
-            str(root / NOTEBOOK_DIR / f"{name}.ipynb"), str(running), parameters=params,
-            cwd=str(root), kernel_name="python3", progress_bar=False, stderr_file=_ProgressLines(name),
-            kernel_manager_class=_kernel_manager(out_dir / f".{name}.kernel.log"),
-        )
+        with (out_dir / f".{name}.kernel.log").open("a") as kernel_log:
+            pm.execute_notebook(
+                str(root / NOTEBOOK_DIR / f"{name}.ipynb"), str(running), parameters=params,
+                cwd=str(root), kernel_name="python3", progress_bar=False, stderr_file=_ProgressLines(name),
+                kernel_manager_class=_kernel_manager(kernel_log),
+            )
     except pm.PapermillExecutionError as err:
         os.replace(running, failed)
         raise BookError(

@@ -156,8 +156,9 @@ def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, 
         p = model_or_run.params
         return model_or_run.model, p.mask_ratio, p.mask_unit, model_or_run.folder, p.data
     if isinstance(model_or_run, (str, Path)):
-        saved = load_checkpoint(model_or_run).get("config") or {}
-        model = load_pretrained(model_or_run).eval()
+        state = load_checkpoint(model_or_run)           # read once: weights and the run's settings
+        saved = state.get("config") or {}
+        model = load_pretrained(state).eval()
         return model, saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None, _data_of(model)
     if isinstance(model_or_run, MaskedAutoencoder):
         return model_or_run.eval(), 0.75, None, None, _data_of(model_or_run)
@@ -224,6 +225,8 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
         feats = _timed(seconds, "features", lambda: {k: ev.extract_features(encoder, b.images, batch_size=250)
                                                     for k, b in named.items()})
     probe = None
+    if any(e in todo for e in ("probe", *NEEDS_PROBE)):  # one probe serves the probe, robustness and bias
+        probe, out["probe"] = _timed(seconds, "probe", lambda: _probe(feats, sets, suite, num_classes))
     for name in todo:
         if name == "reconstruction":
             out[name] = _timed(seconds, name, lambda: _reconstruction(model, sets.test.images[:suite.recon_n],
@@ -232,9 +235,7 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
             out[name] = _timed(seconds, name, lambda: _attention(model, sets.test))
         elif name == "tsne":
             out[name] = _timed(seconds, name, lambda: _tsne(feats["test"], sets.test, suite))
-        elif name in ("probe", *NEEDS_PROBE) and probe is None:
-            probe, out["probe"] = _timed(seconds, "probe", lambda: _probe(feats, sets, suite, num_classes))
-        if name == "robustness":
+        elif name == "robustness":
             eval_sets = {"IN1K": ev.ShiftedSet(feats["test"], sets.test.labels)}
             eval_sets.update({k: ev.ShiftedSet(feats[k], sets.shifted[k].labels) for k in sets.shifted})
             res = _timed(seconds, name, lambda: ev.evaluate_robustness(probe, eval_sets))

@@ -75,9 +75,10 @@ class SweepParams(Params):
     def grid(self) -> list[tuple[float, int]]:
         """The (ratio, unit in px) pairs: the ratio points (units of one patch), then the unit points
         not already among them."""
-        pairs = [(r, self.patch) for r in self.ratios]
-        return pairs + [(self.unit_ratio, k * self.patch) for k in self.unit_patches
-                        if (self.unit_ratio, k * self.patch) not in pairs]
+        patch = self.patch
+        pairs = [(r, patch) for r in self.ratios]
+        return pairs + [(self.unit_ratio, k * patch) for k in self.unit_patches
+                        if (self.unit_ratio, k * patch) not in pairs]
 
     def points(self) -> list[PretrainingParams]:
         """Every run of the sweep, in the order it trains: dataset, seed, then the grid."""
@@ -404,6 +405,23 @@ def paper_value(metric: str, series: str, x: float) -> float | None:
     if series == "ratio" and metric == "box_ap" and x in TABLE3_COCO:
         return TABLE3_COCO[x][0] / 100
     return None
+
+
+def geometry(params: SweepParams):
+    """One row per (ratio, unit) of the sweep: unit in px and patches, units a side, kept units and
+    the effective ratio (whole units are kept), as a DataFrame indexed by ratio and unit."""
+    import pandas as pd
+
+    from ..mae.masking import effective_mask_ratio
+
+    rows = []
+    for p in params.points()[:len(params.grid())]:
+        grid = p.grid()
+        eff = effective_mask_ratio(grid, p.mask_ratio)
+        rows.append({"ratio": p.mask_ratio, "unit (px)": p.mask_unit, "unit (patches)": p.mask_unit // params.patch,
+                     "units a side": round(grid.num_units ** 0.5), "kept units": round(grid.num_units * (1 - eff)),
+                     "effective ratio": eff})
+    return pd.DataFrame(rows).set_index(["ratio", "unit (px)"])
 
 
 def series(frame, data: str, patch: int, unit_ratio: float = 0.75, kind: str = "pretrained"):
