@@ -22,7 +22,7 @@ import pytest
 import torch
 import yaml
 
-from mae_hlvm import book
+from mae_hlvm import book, compute
 from mae_hlvm import eval as ev
 from mae_hlvm import hierarchy as H
 from mae_hlvm.data import DataError, pretraining_data, pretraining_images, read_idx, render_shapes, sample_hierarchy
@@ -202,6 +202,8 @@ CASES: list[Case] = [
     Case("hierarchy", "graph-multigraph", lambda w: H.compile(nx.MultiDiGraph(H.note_tree())), GraphError,
          "MultiDiGraph"),
     Case("hierarchy", "graph-empty", lambda w: H.compile(nx.DiGraph()), GraphError, "no nodes"),
+    Case("hierarchy", "subtree-masks-level-without-latents",
+         lambda w: H.subtree_masks(H.kary_tree(2, 2), 7, 1, np.random.default_rng(0)), ValueError, "level 7"),
     Case("hierarchy", "graph-cycle", lambda w: _locate_edited(_cycle), GraphError, "cycle"),
     Case("hierarchy", "graph-observed-not-bool",
          lambda w: _locate_edited(lambda g: g.nodes["x5"].update(observed="yes")), GraphError, "observed='yes'"),
@@ -242,6 +244,8 @@ CASES: list[Case] = [
 
     # ---- data: sources and files (DataError), generator arguments (ValueError)
     Case("data", "pt-uint8", lambda w: pretraining_data(str(w / "uint8.pt")), DataError, "uint8"),
+    Case("data", "objects-of-fashion-mnist", lambda w: pretraining_images("fashion_mnist", 4, objects=True), DataError,
+         "'fashion_mnist'"),
     Case("data", "pt-0-255-floats", lambda w: pretraining_data(str(w / "x255.pt")), DataError, "divide by 255"),
     Case("data", "pt-nan", lambda w: pretraining_data(str(w / "nan.pt")), DataError, "NaN"),
     Case("data", "pt-negative", lambda w: pretraining_data(str(w / "neg.pt")), DataError, "outside [0, 1]"),
@@ -311,6 +315,11 @@ CASES: list[Case] = [
          "checkpoint_every = -1"),
     Case("mae", "progress-every-inf", lambda w: cfg(progress_every_s=math.inf), ConfigError, "inf"),
     Case("mae", "compile-string", lambda w: cfg(compile="yes"), ConfigError, "'yes'"),
+    Case("mae", "mask-kind-unknown", lambda w: cfg(mask_kind="blocks"), ConfigError, "'blocks'"),
+    Case("mae", "object-masks-without-object-channel",
+         lambda w: pretrain(cfg(mask_kind="object", mask_unit=None, steps=1), images()), DataError, "[N, 4, 16, 16]"),
+    Case("mae", "amp-unknown-at-resolve", lambda w: compute.resolve_amp("fp16", torch.device("cpu")), ValueError,
+         "'fp16'"),
     Case("mae", "output-dir-empty", lambda w: cfg(output_dir=""), ConfigError, "''"),
     Case("mae", "preset-unknown", lambda w: cfg(model="mae_huge"), ConfigError, "'mae_huge'"),
     Case("mae", "overrides-wrong-type", lambda w: cfg(model_overrides={**MICRO, "in_chans": "3"}), ConfigError,
@@ -429,6 +438,8 @@ CASES: list[Case] = [
     Case("experiments", "params-mask-ratio", lambda w: PretrainingParams(mask_ratio=1.5), ParamsError, "1.5"),
     Case("experiments", "params-steps-negative", lambda w: PretrainingParams(steps=-1), ParamsError, "-1"),
     Case("experiments", "params-blr-zero", lambda w: PretrainingParams(blr=0.0), ParamsError, "blr = 0.0"),
+    Case("experiments", "params-object-masks-on-fashion-mnist",
+         lambda w: PretrainingParams(data="fashion_mnist", mask_kind="object"), ParamsError, "fashion_mnist"),
     Case("experiments", "params-data-unknown", lambda w: PretrainingParams(data="cifar"), ParamsError, "'cifar'"),
     Case("experiments", "params-warmup-longer", lambda w: PretrainingParams(steps=100, warmup_steps=500),
          ParamsError, "500"),

@@ -1,6 +1,8 @@
 """mae_hlvm.compute: device choice, thread counts, measured and counted FLOPs."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -51,3 +53,21 @@ def test_torch_threads_sets_and_restores_the_count():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="thread count"), compute.torch_threads(bad):
             pass
+
+
+def test_bf16_speedup_is_a_positive_ratio_and_cached():
+    r = compute.bf16_speedup("cpu", size=32, threads=torch.get_num_threads())
+    assert math.isfinite(r) and r > 0
+    assert compute.bf16_speedup("cpu", size=32, threads=torch.get_num_threads()) == r  # measured once
+
+
+def test_resolve_amp_follows_the_measurement_on_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    assert compute.resolve_amp("bf16", cpu) is True and compute.resolve_amp("none", cpu) is False
+    assert compute.resolve_amp("auto", torch.device("cuda")) is True  # no measurement on CUDA
+    for speedup, expected in ((compute.BF16_MIN_SPEEDUP * 2, True), (0.05, False),
+                              (compute.BF16_MIN_SPEEDUP * 0.99, False)):
+        monkeypatch.setattr(compute, "bf16_speedup", lambda *a, s=speedup, **k: s)
+        assert compute.resolve_amp("auto", cpu) is expected
+    with pytest.raises(ValueError, match="'fp16'.*auto, bf16, none"):
+        compute.resolve_amp("fp16", cpu)

@@ -89,3 +89,57 @@ def test_masking_sweep_rejects_infeasible_and_feasible_units():
     assert feasible_units(3, [0.05, 0.5], [1, 2, 4]) == [1, 2]
     with pytest.raises(ValueError, match="n_masks"):
         masking_sweep(3, [0.5], [1], n_masks=1)
+
+
+def test_node_levels_from_attributes_or_depth():
+    import networkx as nx
+
+    from mae_hlvm.hierarchy import kary_tree, node_levels
+    g = kary_tree(2, 2)
+    assert node_levels(g) == {v: d["level"] for v, d in g.nodes(data=True)}
+    bare = nx.DiGraph([("a", "b"), ("b", "x"), ("a", "x"), ("a", "y")])  # longest path decides
+    assert node_levels(bare) == {"a": 0, "b": 1, "x": 2, "y": 1}
+
+
+@settings(max_examples=25, deadline=None)
+@given(depth=st.integers(2, 4), branching=st.integers(2, 3), seed=st.integers(0, 10**6))
+def test_one_subtree_puts_c_at_the_parent(depth, branching, seed):
+    # Hiding every observed descendant of one latent z of a tree leaves c = {parent of z}: Algorithm 1
+    # (locate) decides each drawn mask, so the claim in the docstring is checked case by case.
+    import networkx as nx
+
+    from mae_hlvm.hierarchy import kary_tree, locate, observables, subtree_masks
+    g = kary_tree(depth, branching)
+    obs = observables(g)
+    level = int(np.random.default_rng(seed).integers(1, depth))
+    masks, eff = subtree_masks(g, level, 5, np.random.default_rng(seed))
+    assert masks.shape == (5, len(obs)) and eff == pytest.approx(masks.mean())
+    for m in masks:
+        hidden = {obs[i] for i in np.flatnonzero(m)}
+        (z,) = {v for v in g if g.nodes[v]["level"] == level and hidden == set(nx.descendants(g, v)) & set(obs)}
+        assert locate(g, hidden).c == frozenset(g.predecessors(z))
+
+
+@settings(max_examples=25, deadline=None)
+@given(ratio=st.sampled_from([0.25, 0.5, 0.75, 0.9]), seed=st.integers(0, 10**6), dag=st.booleans())
+def test_subtree_masks_at_a_ratio_hide_the_exact_count_with_at_most_one_split(ratio, seed, dag):
+    import networkx as nx
+
+    from mae_hlvm.hierarchy import kary_tree, observables, random_layered_dag, subtree_masks, unit_counts
+    g = random_layered_dag(2, 4, 16, seed=seed % 1000) if dag else kary_tree(4, 2)
+    obs = observables(g)
+    masks, eff = subtree_masks(g, 1, 20, np.random.default_rng(seed), ratio=ratio)
+    n_hide, effective = unit_counts(len(obs), ratio)
+    assert (masks.sum(1) == n_hide).all() and eff == pytest.approx(effective)
+    if not dag:  # disjoint blocks: every block is hidden whole or not at all, save at most one
+        blocks = [[obs.index(d) for d in nx.descendants(g, v) if d in obs] for v in g if g.nodes[v]["level"] == 1]
+        for m in masks:
+            assert sum(m[b].any() and not m[b].all() for b in blocks) <= 1
+
+
+def test_subtree_masks_refuse_a_level_without_a_usable_latent():
+    from mae_hlvm.hierarchy import kary_tree, subtree_masks
+    with pytest.raises(ValueError, match=r"level 0 .* latent levels here: \[0, 1, 2\]"):
+        subtree_masks(kary_tree(3, 2), 0, 2, np.random.default_rng(0))  # the root hides everything
+    with pytest.raises(ValueError, match="n_masks"):
+        subtree_masks(kary_tree(3, 2), 1, 0, np.random.default_rng(0))

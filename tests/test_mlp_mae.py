@@ -107,3 +107,22 @@ def test_grouped_training_with_shared_data_and_sampler():
         train_mlp_mae(model, data, sampler, steps=1, data_of_member=[0, 2, 1])
     with pytest.raises(ValueError, match="steps = 0"):
         train_mlp_mae(model, data, sampler, steps=0, data_of_member=[0, 1, 1])
+
+
+def test_subtree_sampler_draws_structure_aware_masks_and_trains():
+    from mae_hlvm.data.vectors import sample_hierarchy
+    from mae_hlvm.hierarchy import kary_tree, observables
+    from mae_hlvm.mae.mlp import subtree_sampler
+
+    g = kary_tree(3, 2)
+    draw = subtree_sampler(g, 2, seed=0)
+    m = draw(6, torch.Generator())
+    assert m.shape == (6, len(observables(g))) and m.dtype == torch.bool
+    assert (m.sum(1) == 2).all()  # one level-2 latent of a binary tree has two observed leaves
+    assert (subtree_sampler(g, 1, ratio=0.75)(4, torch.Generator()).sum(1) == 6).all()
+    sample = sample_hierarchy(g, 400, seed=0)
+    model = MLPMaskedAutoencoder([sample.values[v].shape[1] for v in sample.observed], width=2)
+    res = train_mlp_mae(model, sample.x, subtree_sampler(g, 2, seed=1), steps=150, batch_size=64, log_every=50)
+    assert res.losses[-1][0] < res.losses[0][0]
+    with pytest.raises(ValueError, match="level 5"):
+        subtree_sampler(g, 5)

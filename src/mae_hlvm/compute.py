@@ -4,10 +4,12 @@
   any other name and a device this machine does not have (:func:`check_device_name` checks the name alone);
 - :func:`torch_threads`: a block on ``n`` intra-op threads, the previous count restored after;
 - :func:`measure_matmul_flops`: this machine's practical matmul peak, in FLOP/s;
-- :func:`mae_training_flops`: FLOPs of one MAE training step, to set against that peak.
+- :func:`mae_training_flops`: FLOPs of one MAE training step, to set against that peak;
+- :func:`bf16_speedup` / :func:`resolve_amp`: whether bf16 pays on this machine, measured at start.
 """
 from __future__ import annotations
 
+import functools
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -96,6 +98,59 @@ def measure_matmul_flops(size: int = 1024, dtype: torch.dtype = torch.float32, d
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2.0 * size**3 / best
+
+
+# bf16 must beat fp32 by this factor at the training step's matmul layouts before ``amp="auto"``
+# turns it on for a CPU: below it the rounding costs accuracy for too little time.
+BF16_MIN_SPEEDUP = 1.2
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_speedup(device: str = "cpu", size: int = 384, threads: int | None = None) -> float:
+    """Measured time of fp32 over bf16 for the three matmul layouts of a linear layer's forward and
+    backward (``A @ B``, ``A.T @ B``, ``A @ B.T``), ``size`` cubed each; > 1 means bf16 is faster.
+
+    Why measure: a CPU with AVX512-BF16 or AMX runs bf16 matmuls 2-4 times faster than fp32, one with
+    only AVX2 runs them through a reference kernel 20-100 times slower (measured on this project's
+    2-core AVX2 machine: 0.001-0.03 against 0.14 TFLOP/s). Runs on the current thread count;
+    ``threads`` only keys the cache (pass ``torch.get_num_threads()``). Cached per (device, size, threads);
+    about 0.1 s where bf16 is fast, up to about 1 s where it is slow.
+    """
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=g).to(dev) for _ in range(2))
+
+    def seconds(dtype: torch.dtype) -> float:
+        x, y = a.to(dtype), b.to(dtype)
+        products = (lambda: x @ y, lambda: x.t() @ y, lambda: x @ y.t())
+        for f in products:  # warm-up: first calls allocate and pick kernels
+            f()
+        best = float("inf")
+        for _ in range(2):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            for f in products:
+                f()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    return seconds(torch.float32) / seconds(torch.bfloat16)
+
+
+def resolve_amp(amp: str, device: torch.device) -> bool:
+    """Whether a run with ``amp`` (``auto`` | ``bf16`` | ``none``) trains under bf16 autocast on
+    ``device``. ``auto`` is bf16 on CUDA, and on a CPU only where :func:`bf16_speedup` measures at
+    least :data:`BF16_MIN_SPEEDUP` (checked once per process, not assumed from the CPU's name)."""
+    if amp not in ("auto", "bf16", "none"):
+        raise ValueError(f"amp = {amp!r}: must be one of auto, bf16, none")
+    if amp != "auto":
+        return amp == "bf16"
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bf16_speedup("cpu", threads=torch.get_num_threads()) >= BF16_MIN_SPEEDUP
 
 
 def mae_training_flops(img_size: int = 224, patch_size: int = 16, embed_dim: int = 768, depth: int = 12,

@@ -22,21 +22,28 @@ import torch
 from mae_hlvm.data.errors import DataError
 
 
-def pretraining_images(name: str, n: int, seed: int = 0, img_size: int = 32) -> torch.Tensor:
+def pretraining_images(name: str, n: int, seed: int = 0, img_size: int = 32, objects: bool = False) -> torch.Tensor:
     """Float images [n, C, img_size, img_size] in [0, 1] for pretraining.
 
     ``"shapes"``: the procedural hierarchical shapes (3 channels, rendered at ``img_size``);
     ``"fashion_mnist"``: the first n training images (1 channel), zero-padded from 28 px to
     ``img_size`` (>= 28) so that mask units of 4, 8 or 16 px tile a 32 px image.
+    ``objects``: append the object's pixel mask (1 = object) as one more channel, [n, C + 1, ...], for
+    object masks (``mask_kind="object"``); only the shapes renderer knows its objects.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DataError(f"number of {name!r} images must be an int >= 1, got {n!r}")
     if isinstance(img_size, bool) or not isinstance(img_size, int) or img_size < 1:
         raise DataError(f"img_size must be an int >= 1 (pixels), got {img_size!r}")
+    if objects and name != "shapes":
+        raise DataError(f"{name!r} has no known objects: object masks need the shapes renderer's ground truth "
+                        "(on real images, superpixel masks estimate the structure: mask_kind 'superpixel')")
     if name == "shapes":
         from mae_hlvm.data.shapes import render_shapes
 
-        return render_shapes(n, seed=seed, size=img_size).images.float()
+        batch = render_shapes(n, seed=seed, size=img_size)
+        x = batch.images.float()
+        return torch.cat([x, batch.masks[:, None].float()], dim=1) if objects else x
     if name == "fashion_mnist":
         return fashion_mnist_images("train", n, img_size)[0]
     raise DataError(f"unknown pretraining data {name!r}; valid: shapes, fashion_mnist")
@@ -106,12 +113,14 @@ def _read_image(path: str) -> Any:
 
 
 def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: int = 32,
-                     in_chans: int | None = None) -> Any:
+                     in_chans: int | None = None, objects: bool = False) -> Any:
     """Training data named by ``spec`` (see ``--data``): a float tensor [N, C, H, W] in [0, 1] for
     ``shapes[:N]``, ``fashion_mnist[:N]`` and ``.pt`` files, or a torchvision ``ImageFolder`` for a folder
     (RandomResizedCrop(0.2-1, bicubic) + flip at ``img_size``, ImageNet mean/std normalisation, as MAE).
     ``n`` (or ``:N`` in the spec) caps the number of images of the named sets; ``in_chans`` (the model's
-    channels), when given, is checked against the data's. Raises DataError naming what it refuses."""
+    channels), when given, is checked against the data's. ``objects``: the tensor carries the object mask
+    as one more channel (shapes; a ``.pt`` file must hold it already). Raises DataError naming what it
+    refuses."""
     if not isinstance(spec, str) or not spec:
         raise DataError(f"data must be a non-empty string naming a source, got {spec!r}")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -123,7 +132,7 @@ def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: i
             raise DataError(f"data {spec!r} has {channels} channel(s); the model takes {in_chans}: set model_overrides "
                             f"in_chans: {channels}")
         n = _count(spec, name, count) if colon else (n if n is not None else (20000 if name == "shapes" else 60000))
-        return pretraining_images(name, n, seed, img_size)
+        return pretraining_images(name, n, seed, img_size, objects=objects)
     path = Path(spec)
     if path.suffix == ".pt" and path.is_file():
         try:
@@ -139,8 +148,11 @@ def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: i
         except Exception as err:  # noqa: BLE001 (torch raises RuntimeError, EOFError... for bad files)
             raise DataError(f"{path} ({path.stat().st_size} bytes) cannot be read: it is truncated, corrupt or not "
                             f"a torch file ({type(err).__name__})") from None
-        return check_image_tensor(x, str(path), in_chans)[:n]
+        return check_image_tensor(x, str(path), None if in_chans is None else in_chans + int(objects))[:n]
     if path.is_dir():
+        if objects:
+            raise DataError(f"image folder {path} has no object masks; mask_kind 'object' needs shapes or a .pt "
+                            "tensor whose last channel is the object mask")
         from torchvision import datasets, transforms
 
         if in_chans is not None and in_chans != 3:

@@ -57,7 +57,8 @@ class PretrainingParams(Params):
     seed: int = knob(0, "seed of initialisation, data, batches, masks, augmentation")
     n_heldout: int = knob(512, "held-out images for the masked loss against its baseline")
     ignore_boundary_px: int = knob(0, "loss ignores removed pixels this close to a visible one (0: off)")
-    mask_kind: Literal["random", "superpixel"] = knob("random", "random units (MAE) or whole superpixels")
+    mask_kind: Literal["random", "superpixel", "object"] = knob(
+        "random", "random units (MAE), whole superpixels, or the known object first (shapes)")
     superpixel_segments: int = knob(16, "SLIC superpixels per image (mask_kind superpixel)")
 
     def check(self) -> None:
@@ -75,6 +76,9 @@ class PretrainingParams(Params):
                       f"one batch cannot be filled from n_images = {self.n_images}")
         self._require(self.data != "fashion_mnist" or self.img_size >= 28, "img_size",
                       "Fashion-MNIST images are 28 px: img_size must be >= 28")
+        self._require(self.mask_kind != "object" or self.data == "shapes", "mask_kind",
+                      f"object masks need the known objects of the shapes renderer; {self.data} has none "
+                      "(superpixel masks estimate the structure of real images)")
         # the unit must tile the image in whole patches and leave a unit visible: checked here, so that
         # a bad sweep point fails before any training starts
         try:
@@ -158,7 +162,8 @@ class PretrainingRun:
 
 def training_images(params: PretrainingParams) -> torch.Tensor:
     """The run's training images [n_images, C, S, S] in [0, 1]."""
-    return pretraining_images(params.data, params.n_images, seed=params.seed, img_size=params.img_size)
+    return pretraining_images(params.data, params.n_images, seed=params.seed, img_size=params.img_size,
+                              objects=params.mask_kind == "object")
 
 
 def heldout_images(params: PretrainingParams) -> torch.Tensor:
@@ -175,7 +180,8 @@ def _train(params: PretrainingParams, folder: Path, device: str, progress_every_
         return
     config = params.pretrain_config(device=device, output_dir=str(folder), progress=False,
                                     checkpoint_every=max(params.steps // 10, 50), progress_every_s=progress_every_s)
-    pretrain(config, training_images(params), resume=True, data_spec=f"{params.data}:{params.n_images}")
+    pretrain(config, training_images(params), resume=True,
+             data_spec=f"{params.data}{'+objects' if params.mask_kind == 'object' else ''}:{params.n_images}")
 
 
 def run(params: PretrainingParams, cache: RunCache | None = None, device: str = "cpu",

@@ -14,7 +14,7 @@ from .graphs import (figure1_graph, figure2_graph, figure4_graph, kary_tree, lat
                      tree_positions, validate_graph, validate_mask)
 from .locate import (BRUTE_FORCE_MAX_LATENTS, BruteForce, HierarchyIndex, Located, brute_force_locate,
                      compile, locate)
-from .masks import grid_mask_nodes, random_unit_masks, unit_counts
+from .masks import grid_mask_nodes, node_levels, random_unit_masks, subtree_masks, unit_counts
 from .predictions import MaskingSweep, feasible_units, masking_sweep
 from .plotting import draw_hierarchy, draw_quadtree_located, html_table
 from .quadtree_locate import QuadtreeLocated, locate_quadtree
@@ -26,7 +26,7 @@ __all__ = [
     "validate_graph", "validate_mask",
     "BRUTE_FORCE_MAX_LATENTS", "BruteForce", "HierarchyIndex", "Located", "brute_force_locate", "compile",
     "locate",
-    "grid_mask_nodes", "random_unit_masks", "unit_counts",
+    "grid_mask_nodes", "node_levels", "random_unit_masks", "subtree_masks", "unit_counts",
     "MaskingSweep", "feasible_units", "masking_sweep",
     "QuadtreeLocated", "locate_quadtree", "draw_hierarchy", "draw_quadtree_located", "html_table",
 ]

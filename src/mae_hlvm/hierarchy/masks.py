@@ -9,9 +9,10 @@ differ by one unit when U(1 - r) is not whole, which is why both report the effe
 """
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
-__all__ = ["unit_counts", "random_unit_masks", "grid_mask_nodes"]
+__all__ = ["unit_counts", "random_unit_masks", "grid_mask_nodes", "node_levels", "subtree_masks"]
 
 
 def _check_grid(side: int, unit: int) -> int:
@@ -69,3 +70,64 @@ def grid_mask_nodes(mask: np.ndarray) -> list[str]:
     if mask.ndim != 2 or mask.dtype != bool:
         raise ValueError(f"mask must be a 2-D boolean array, got shape {mask.shape} dtype {mask.dtype}")
     return [f"x_{r}_{c}" for r, c in zip(*np.nonzero(mask))]
+
+
+def node_levels(graph: nx.DiGraph) -> dict:
+    """Each node's level: its ``level`` attribute where every node has one (the book's graphs do),
+    else its depth, the length of the longest path from a root (roots are level 0)."""
+    if all("level" in d for _, d in graph.nodes(data=True)):
+        return {v: int(d["level"]) for v, d in graph.nodes(data=True)}
+    depth: dict = {}
+    for v in nx.topological_sort(graph):
+        depth[v] = max((depth[u] + 1 for u in graph.predecessors(v)), default=0)
+    return depth
+
+
+def subtree_masks(graph: nx.DiGraph, level: int, n_masks: int, rng: np.random.Generator,
+                  ratio: float | None = None) -> tuple[np.ndarray, float]:
+    """Structure-aware masks (Section 3.6, suggestion 2): hide the observed descendants of latents
+    at ``level`` instead of random units.
+
+    ``ratio=None``: each mask hides the descendants of one latent, drawn uniformly among the level's
+    latents whose descendants leave an observable visible. In a tree, Algorithm 1 then puts c at that
+    latent's parent, one level up, whatever the latent (``mae_hlvm.hierarchy.locate`` says so case by
+    case). ``ratio=r``: the level's latents are taken in a random order and their descendant sets
+    hidden whole while the hidden count stays within the count random masking hides
+    (:func:`unit_counts` over the observables); the next set is hidden in part, at random, so that
+    the count is exact and at most one latent's descendants are split.
+
+    Returns (masks [n_masks, P] bool over ``observables(graph)`` in the graph's order, True = hidden;
+    the effective ratio, the mean hidden share).
+    """
+    from .graphs import observables
+
+    levels = node_levels(graph)
+    obs = observables(graph)
+    where = {v: i for i, v in enumerate(obs)}
+    P = len(obs)
+    if not isinstance(n_masks, (int, np.integer)) or isinstance(n_masks, bool) or n_masks < 1:
+        raise ValueError(f"n_masks must be a positive int, got {n_masks!r}")
+    at_level = [v for v in graph if levels[v] == level and not graph.nodes[v].get("observed", False)]
+    blocks = [np.array(sorted(where[d] for d in nx.descendants(graph, v) if d in where)) for v in at_level]
+    usable = [b for b in blocks if 0 < len(b) < P]
+    if not usable:
+        found = sorted({lv for v, lv in levels.items() if not graph.nodes[v].get("observed", False)})
+        raise ValueError(f"level {level!r} has no latent whose observed descendants are a proper, non-empty "
+                         f"part of the {P} observables; latent levels here: {found}")
+    masks = np.zeros((n_masks, P), dtype=bool)
+    if ratio is None:
+        for i, k in enumerate(rng.integers(len(usable), size=n_masks)):
+            masks[i, usable[k]] = True
+        return masks, float(masks.mean())
+    n_hide, _ = unit_counts(P, ratio)
+    for i in range(n_masks):
+        for k in rng.permutation(len(blocks)):
+            free = blocks[k][~masks[i, blocks[k]]]  # a DAG's descendant sets may overlap
+            left = n_hide - int(masks[i].sum())
+            if len(free) <= left:
+                masks[i, free] = True
+            else:  # the last set: a random part of it makes the count exact
+                masks[i, rng.choice(free, size=left, replace=False)] = True
+            if masks[i].sum() == n_hide:
+                break
+    return masks, float(masks.mean())

@@ -41,7 +41,7 @@ _HELP = {
     "augment": "none | flip | rrc_flip (for tensor data; image folders always use RandomResizedCrop + flip)",
     "seed": "seed of initialisation, batches, masks and augmentation",
     "device": "auto | cpu | cuda | cuda:K (torchrun: one GPU per process by LOCAL_RANK)",
-    "amp": "auto (bf16 autocast on CUDA only) | bf16 | none",
+    "amp": "auto (bf16 autocast on CUDA, and on a CPU where a start-up check finds bf16 matmuls faster) | bf16 | none",
     "compile": "torch.compile the model",
     "num_workers": "DataLoader worker processes (image folders / datasets)",
     "output_dir": "folder for checkpoint.pt and metrics.jsonl",
@@ -50,7 +50,8 @@ _HELP = {
     "progress": "show a tqdm progress bar",
     "ignore_boundary_px": "leave out of the loss removed pixels within this many px of a visible one "
                           "(Section 3.6 of Kong et al.; 0: MAE's loss)",
-    "mask_kind": "random (MAE's masks) | superpixel (whole SLIC superpixels, the same number of patches)",
+    "mask_kind": "random (MAE's masks) | superpixel (whole SLIC superpixels) | object (the shapes' known object "
+                 "first); the same number of patches",
     "superpixel_segments": "SLIC superpixels per image for --mask-kind superpixel",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
     "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
@@ -117,7 +118,8 @@ def config_from_args(args: argparse.Namespace) -> PretrainConfig:
 def load_data(spec: str, config: PretrainConfig) -> Any:
     """Images for ``--data`` (see DATA_HELP), at the configured model's image size."""
     mc = config.model_config()
-    return pretraining_data(spec, None, config.seed, mc.img_size, in_chans=mc.in_chans)
+    return pretraining_data(spec, None, config.seed, mc.img_size, in_chans=mc.in_chans,
+                            objects=config.mask_kind == "object")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 
 CONFIG_DIR = Path(__file__).with_name("configs")
+MASK_KINDS = ("random", "superpixel", "object")  # how a step's removed patches are chosen: see PretrainConfig
 MAX_SEED = 2**32 - 1  # seeds feed per-step generators (seed * 1_000_003 + step); larger ones overflow them
 
 
@@ -187,7 +188,7 @@ class PretrainConfig:
     augment: str = "none"                         # none | flip | rrc_flip (RandomResizedCrop 0.2-1 + flip)
     seed: int = 0
     device: str = "auto"                          # auto | cpu | cuda | cuda:1 ...
-    amp: str = "auto"                             # auto (bf16 on CUDA, off on CPU) | bf16 | none
+    amp: str = "auto"                             # auto (bf16 on CUDA; on CPU where measured faster) | bf16 | none
     compile: bool = False                         # torch.compile the model
     num_workers: int = 0                          # DataLoader workers (Dataset inputs only)
     output_dir: str | None = None                 # checkpoint.pt and metrics.jsonl go here
@@ -197,7 +198,7 @@ class PretrainConfig:
     progress_every_s: float = 0.0                 # seconds between progress lines on stderr; 0 = none
     overwrite: bool = False                       # a new run may replace the run already in output_dir
     ignore_boundary_px: int = 0                   # leave removed pixels this close to a visible one out of the loss
-    mask_kind: str = "random"                     # random (MAE) | superpixel (whole SLIC superpixels, same count)
+    mask_kind: str = "random"                     # random (MAE) | superpixel (whole SLIC superpixels) | object (known object first), same count
     superpixel_segments: int = 16                 # SLIC superpixels per image (mask_kind superpixel)
 
     def __post_init__(self) -> None:
@@ -232,7 +233,7 @@ class PretrainConfig:
             ("log_every", self.log_every >= 1, "must be >= 1"),
             ("progress_every_s", self.progress_every_s >= 0, "must be >= 0 (0: no progress lines)"),
             ("ignore_boundary_px", self.ignore_boundary_px >= 0, "must be >= 0 (0: MAE's loss on every removed pixel)"),
-            ("mask_kind", self.mask_kind in ("random", "superpixel"), "must be one of random, superpixel"),
+            ("mask_kind", self.mask_kind in MASK_KINDS, f"must be one of {', '.join(MASK_KINDS)}"),
             ("superpixel_segments", self.superpixel_segments >= 2, "must be >= 2"),
         ]
         for name, holds, rule in rules:
@@ -249,8 +250,8 @@ class PretrainConfig:
             mc = self.model_config()  # validates model_overrides
         except ConfigError as err:
             raise ConfigError(f"PretrainConfig.model_overrides = {self.model_overrides!r}: {err}") from None
-        if self.mask_kind == "superpixel" and self.mask_unit not in (None, mc.patch_size):
-            raise ConfigError(f"PretrainConfig.mask_unit = {self.mask_unit!r}: superpixel masks are counted in "
+        if self.mask_kind != "random" and self.mask_unit not in (None, mc.patch_size):
+            raise ConfigError(f"PretrainConfig.mask_unit = {self.mask_unit!r}: {self.mask_kind} masks are counted in "
                               f"patches; leave mask_unit None or set it to the patch ({mc.patch_size} px)")
         try:  # the mask unit must tile the image in whole patches and the ratio leave a unit visible
             num_kept_units(make_grid(mc.img_size, mc.patch_size, self.mask_unit).num_units, self.mask_ratio)

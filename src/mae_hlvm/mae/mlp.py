@@ -35,12 +35,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MLPMaskedAutoencoder", "MaskSampler", "TrainResult", "check_mask", "train_mlp_mae"]
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["MLPMaskedAutoencoder", "MaskSampler", "TrainResult", "check_mask", "subtree_sampler", "train_mlp_mae"]
 
 MaskSampler = Callable[[int, torch.Generator], torch.Tensor]
 """(batch size B, generator) -> bool masks (True = hidden): [B, P] for one model, [G, B, P] for a group."""
@@ -209,6 +213,24 @@ class MLPMaskedAutoencoder(nn.Module):
     def loss(self, x: torch.Tensor, mask: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Sum over members of their mean hidden squared error (one member: Eq. 2), a scalar."""
         return self.member_losses(x, mask).sum()
+
+
+def subtree_sampler(graph: "nx.DiGraph", level: int, ratio: float | None = None, seed: int = 0) -> MaskSampler:
+    """A :data:`MaskSampler` of structure-aware masks (Section 3.6, suggestion 2): every draw hides the
+    observed descendants of latents at ``level`` (:func:`mae_hlvm.hierarchy.subtree_masks`; one latent
+    per mask when ``ratio`` is None, else whole descendant sets up to the exact count random masking
+    hides at ``ratio``). Masks are [B, P] over the graph's observables in graph order, the order of
+    :class:`~mae_hlvm.data.vectors.VectorSample` patches. The sampler's own NumPy stream is seeded
+    by ``seed``; the level is checked now, not at the first draw."""
+    from mae_hlvm.hierarchy import subtree_masks
+
+    rng = np.random.default_rng(seed)
+    subtree_masks(graph, level, 1, np.random.default_rng(0), ratio)  # refuse a bad level or ratio up front
+
+    def sample(batch: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.from_numpy(subtree_masks(graph, level, batch, rng, ratio)[0])
+
+    return sample
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..compute import pick_device
+from ..compute import pick_device, resolve_amp
 from ..data.errors import DataError
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 from .configs import ConfigError, PretrainConfig
@@ -48,6 +48,7 @@ class PretrainResult:
     checkpoint: Path | None
     effective_mask_ratio: float
     config: PretrainConfig
+    precision: str = "fp32"  # what the run trained in: fp32, or bf16 (autocast), after amp="auto" resolved
 
     @property
     def losses(self) -> list[float]:
@@ -141,10 +142,14 @@ def _non_finite_rows(x: torch.Tensor) -> torch.Tensor:
     return (~torch.isfinite(x)).flatten(1).any(1).nonzero().flatten()
 
 
-def _check_data(images: torch.Tensor | Dataset, model: MaskedAutoencoder, batch: int) -> int:
+def _check_data(images: torch.Tensor | Dataset, model: MaskedAutoencoder, batch: int, objects: bool = False) -> int:
     """The number of images, after refusing (DataError) what cannot train this model: a wrong shape,
-    dtype or channel count, NaN or inf in a tensor, fewer images than one batch."""
-    c, s = model.cfg.in_chans, model.cfg.img_size
+    dtype or channel count, NaN or inf in a tensor, fewer images than one batch. With ``objects``
+    (object masks) a tensor carries one more channel, the object mask, after the image channels."""
+    c, s = model.cfg.in_chans + int(objects), model.cfg.img_size
+    if objects and not isinstance(images, torch.Tensor):
+        raise DataError(f"mask_kind 'object' needs the images as a tensor [N, {c}, {s}, {s}] whose last channel "
+                        f"is the object mask; got a {type(images).__name__}")
     if isinstance(images, torch.Tensor):
         if images.ndim != 4 or images.shape[1:] != (c, s, s) or not images.is_floating_point():
             raise DataError(f"images must be a float [N, {c}, {s}, {s}] tensor for model "
@@ -345,10 +350,15 @@ def _batch_stream(images: torch.Tensor | Dataset, sampler: "_StepBatches", confi
 
 
 def _step_mask(config: PretrainConfig, grid: MaskGrid, x: torch.Tensor, step: int, offset: int, local: int,
-               patch: int) -> torch.Tensor:
+               patch: int, objects: torch.Tensor | None = None) -> torch.Tensor:
     """This process's masks [local, L] (True = removed) of step ``step``: random units drawn for the
-    global batch (rows ``offset:offset+local``), or superpixel masks of the augmented images."""
+    global batch (rows ``offset:offset+local``), or superpixel / object masks of the augmented images
+    (``objects`` [local, H, W] bool: the object pixels)."""
     gen = _step_generator(config.seed, step, 1)
+    if config.mask_kind == "object":
+        from .object_masks import object_masks
+
+        return object_masks(objects.cpu(), patch, config.mask_ratio, gen)
     if config.mask_kind == "superpixel":
         from .superpixel import superpixel_masks
 
@@ -452,7 +462,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
 
     torch.manual_seed(config.seed)
     net = model if model is not None else MaskedAutoencoder(config.model_config())
-    n = _check_data(images, net, config.batch_size)
+    objects = config.mask_kind == "object"
+    n = _check_data(images, net, config.batch_size, objects)
     grid = net.mask_grid(config.mask_unit)
     eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
     sched = Schedule.of(config, n)
@@ -463,7 +474,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     net.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves optimizer state to the parameters' device
 
-    amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
+    amp = resolve_amp(config.amp, device)  # auto: measured on this machine, see compute.bf16_speedup
+    precision = "bf16" if amp else "fp32"
     runner: torch.nn.Module = net
     if config.compile:
         net.compile()
@@ -483,7 +495,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 "format": FORMAT, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "step": step, "history": history, "config": config.to_dict(),
                 "model_config": asdict(net.cfg), "effective_mask_ratio": eff_ratio,
-                "world_size": info.world_size, "data": data})
+                "world_size": info.world_size, "data": data, "precision": precision})
         barrier(info)
 
     local = config.batch_size // info.world_size
@@ -499,7 +511,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                                 f"{f'{ckpt_path} (step {last_saved[-1]})' if last_saved else 'none written'}")
             x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
                               offset=info.rank * local, total=config.batch_size)
-            m = _step_mask(config, grid, x, step, info.rank * local, local, net.cfg.patch_size).to(device)
+            x, obj = (x[:, :-1], x[:, -1] > 0.5) if objects else (x, None)  # the object channel, moved as the image
+            m = _step_mask(config, grid, x, step, info.rank * local, local, net.cfg.patch_size, obj).to(device)
             lr = lr_at(step, sched.total, sched.warmup, sched.peak_lr, config.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -529,4 +542,4 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 save(done)
         save(stop)
     net.eval()
-    return PretrainResult(net, history, ckpt_path, eff_ratio, config)
+    return PretrainResult(net, history, ckpt_path, eff_ratio, config, precision)
