@@ -1,8 +1,9 @@
 """Run the recorded multi-seed sweep (too long for ``make book``) and write its small recorded form.
 
 Trains one point at a time through the run cache, so an interrupted run (a session that ends, a
-killed process) continues where it stopped when started again; after every (dataset, seed) block the
-rows done so far are written to the record, so a partial record always reflects finished points.
+killed process) continues where it stopped when started again; after every (seed, dataset) block the
+rows done so far are written to the record, so a partial record always reflects finished points (the
+chapter counts the seeds per dataset from the rows, not from the profile).
 
     python benchmarks/sweep_record.py          # the sweep chapter's paper profile: 3 seeds x 2 datasets (hours)
     python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out sweep-seed0.json
@@ -31,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     full = chapter_params("09_sweep", "paper")  # one definition of the recorded setting: that profile
     full = full.replace(**{k: tuple(v) for k, v in (("seeds", args.seeds), ("datasets", args.datasets)) if v})
     rows, trained, seconds, train_seconds = [], 0, 0.0, 0.0
-    for data in full.datasets:
-        for seed in full.seeds:
+    for seed in full.seeds:  # seed-major: a partial record covers both datasets as early as possible
+        for data in full.datasets:
             part = sweep.run(full.replace(datasets=(data,), seeds=(seed,)), device=args.device,
                              progress=lambda line: print(line, flush=True))
             rows += part.rows

@@ -283,13 +283,18 @@ def compare(frame, comparison: Comparison, data: str, patch: int) -> dict[str, A
         return {"comparison": comparison.text(), "n_seeds": 0, "outcome": "missing"}
     seeds = sorted(set(a.index) & set(b.index))
     diffs = (a.loc[seeds, comparison.metric] - b.loc[seeds, comparison.metric]).to_numpy() * (1 if higher else -1)
+    return {"comparison": comparison.text(), **paired_outcome(diffs)}
+
+
+def paired_outcome(diffs: Sequence[float]) -> dict[str, Any]:
+    """A claimed-positive paired difference over seeds: its mean, bootstrap interval and outcome
+    (``holds`` / ``reversed`` / ``undecided``, or ``too few seeds`` below :data:`MIN_SEEDS`)."""
     mean, lo, hi = bootstrap_interval(diffs)
-    if len(seeds) < MIN_SEEDS:  # one or two seeds: a direction, not a decision
+    if len(diffs) < MIN_SEEDS:  # one or two seeds: a direction, not a decision
         outcome = "too few seeds"
     else:
         outcome = "holds" if lo > 0 else "reversed" if hi < 0 else "undecided"
-    return {"comparison": comparison.text(), "n_seeds": len(seeds), "difference": mean, "low": lo, "high": hi,
-            "outcome": outcome}
+    return {"n_seeds": len(diffs), "difference": mean, "low": lo, "high": hi, "outcome": outcome}
 
 
 MIN_SEEDS = 3  # a comparison is decided on at least this many paired seeds

@@ -1,0 +1,361 @@
+"""Section 3.6 of Kong et al.: the three suggestions the paper makes and never tests, each trained
+against the baseline MAE at the same budget, over seeds, with the sweep's evaluation suite.
+
+1. ``boundary``: leave out of the loss the removed pixels within ``boundary_px`` of a visible one
+   (they are reconstructed by interpolating visible neighbours), shapes images;
+2. structure-aware masks: ``object`` hides the shapes renderer's known object first (the structure is
+   known), ``superpixel`` hides whole SLIC superpixels of Fashion-MNIST images (the structure is
+   estimated); ``subtree_predictions`` says what Algorithm 1 makes of masks that follow a known tree;
+3. ``extreme``: ratio 0.9 against 0.1 when low-level information is wanted: the low-level metrics
+   and the cost of both (these two are the sweep's points, so the sweep's record serves them too).
+
+Every run is a :class:`~.pretraining.PretrainingParams` and every baseline is the sweep's point of the
+same data, ratio and seed (:meth:`Section36Params.sweep`), so the baselines come from the run cache
+when the sweep or the pretraining chapter trained them. The decision rules (:data:`RULES`) were
+written before any result was seen; a comparison is decided on at least ``sweep.MIN_SEEDS`` paired
+seeds, with the sweep's bootstrap interval.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import networkx as nx
+import numpy as np
+
+import mae_hlvm
+
+from .cache import RunCache, provenance, write_json
+from .evaluation import evaluate
+from .params import Params, knob
+from .pretraining import PretrainingParams, run as pretraining_run
+from .sweep import METRICS, SweepParams, mean_interval, metric_values, paired_outcome, verdict
+
+SUGGESTIONS: dict[str, str] = {
+    "boundary": "boundary-ignoring loss (shapes)",
+    "object": "object masks: the known object first (shapes)",
+    "superpixel": "superpixel masks (Fashion-MNIST)",
+    "extreme": "ratio 0.9 against 0.1 (shapes)",
+}
+DATA = {"boundary": "shapes", "object": "shapes", "superpixel": "fashion_mnist", "extreme": "shapes"}
+
+# latent groups of the shapes renderer whose kernel R² the structure-aware prediction speaks of
+LATENT_GROUPS: dict[str, tuple[str, ...]] = {
+    "r2_appearance": ("object_color", "texture_frequency", "texture_contrast"),   # the object's own look
+    "r2_silhouette": ("position", "scale", "aspect", "part"),                      # where and what shape
+    "r2_background": ("background_color",),
+}
+EXTRA_METRICS: dict[str, tuple[str, bool]] = {
+    "r2_appearance": ("kernel R², object colour and texture", True),
+    "r2_silhouette": ("kernel R², position, scale, aspect, part", True),
+    "r2_background": ("kernel R², background colour", True),
+    "images_per_s": ("training images per second", True),
+}
+
+
+@dataclass(frozen=True)
+class Section36Params(Params):
+    """Which suggestions, seeds and budget; every budget knob left None is the sweep's (and so the
+    pretraining chapter's), so that the baselines are the sweep's cached points."""
+
+    suggestions: tuple[Literal["boundary", "object", "superpixel", "extreme"], ...] = knob(
+        ("object",), "suggestions trained against their baselines")
+    seeds: tuple[int, ...] = knob((0,), "seeds; each run and its baseline once per seed")
+    ratio: float = knob(0.75, "masking ratio of the suggestion runs and their baselines (extreme: 0.9 vs 0.1)")
+    boundary_px: int = knob(1, "suggestion 1 leaves removed pixels this close to a visible one out of the loss")
+    superpixel_segments: int = knob(16, "SLIC superpixels per image (superpixel masks)")
+    steps: int | None = knob(None, "optimiser steps per run (None: the PretrainingParams default)")
+    warmup_steps: int | None = knob(None, "warm-up steps per run (None: the PretrainingParams default)")
+    n_images: int | None = knob(None, "training images per run (None: the PretrainingParams default)")
+    batch_size: int | None = knob(None, "global batch (None: the PretrainingParams default)")
+    suite: Literal["sweep", "smoke"] = knob("sweep", "evaluation suite per run: sweep or smoke")
+
+    def check(self) -> None:
+        for name in ("suggestions", "seeds"):
+            self._require(len(getattr(self, name)) > 0, name, "must list at least one value")
+            self._require(len(set(getattr(self, name))) == len(getattr(self, name)), name, "lists a value twice")
+        self._require(self.boundary_px >= 1, "boundary_px", "must be >= 1 (0 is the baseline's loss)")
+        self._require(self.superpixel_segments >= 2, "superpixel_segments", "must be >= 2")
+        self.runs()  # every run valid before any training
+
+    def sweep(self, data: str = "shapes") -> SweepParams:
+        """The sweep whose points are the baselines: same budget, this ratio, one-patch units."""
+        ratios = (0.1, 0.9) if "extreme" in self.suggestions and data == "shapes" else (self.ratio,)
+        return SweepParams(datasets=(data,), ratios=tuple(sorted({*ratios, self.ratio})), unit_patches=(1,),
+                           unit_ratio=self.ratio, seeds=self.seeds, steps=self.steps,
+                           warmup_steps=self.warmup_steps, n_images=self.n_images, batch_size=self.batch_size,
+                           suite=self.suite)
+
+    def arms(self, suggestion: str, seed: int) -> dict[str, PretrainingParams]:
+        """The two runs a suggestion is judged by: ``suggestion`` and ``baseline``."""
+        base = self.sweep(DATA[suggestion]).base(DATA[suggestion]).replace(seed=seed, mask_ratio=self.ratio)
+        if suggestion == "boundary":
+            return {"suggestion": base.replace(ignore_boundary_px=self.boundary_px), "baseline": base}
+        if suggestion == "object":
+            return {"suggestion": base.replace(mask_kind="object"), "baseline": base}
+        if suggestion == "superpixel":
+            return {"suggestion": base.replace(mask_kind="superpixel", superpixel_segments=self.superpixel_segments),
+                    "baseline": base}
+        return {"suggestion": base.replace(mask_ratio=0.9), "baseline": base.replace(mask_ratio=0.1)}
+
+    def runs(self) -> list[tuple[str, str, PretrainingParams]]:
+        """(suggestion, arm, run) in training order. A baseline shared by two suggestions is listed
+        under each and trained once (the second finds it in the run cache)."""
+        return [(s, arm, p) for s in self.suggestions for seed in self.seeds for arm, p in self.arms(s, seed).items()]
+
+
+def latent_group_r2(result: dict[str, Any]) -> dict[str, float]:
+    """Mean kernel R² of each of :data:`LATENT_GROUPS` from an evaluation with identifiability."""
+    rows = (result.get("identifiability") or {}).get("rows") or []
+    out = {}
+    for group, names in LATENT_GROUPS.items():
+        vals = [r["r2_kernel"] for r in rows if r["latent"].split("[")[0] in names]
+        if vals:
+            out[group] = float(np.mean(vals))
+    return out
+
+
+@dataclass
+class Section36Result:
+    """One row per (suggestion, arm, seed) with every metric of the suite, the latent groups' R², the
+    training cost and, for the boundary loss, the share of removed pixels the loss still counted."""
+
+    params: Section36Params
+    rows: list[dict[str, Any]]
+    trained: int
+    seconds: float
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def run(params: Section36Params, cache: RunCache | None = None, device: str = "cpu",
+        progress: Callable[[str], None] | None = print) -> Section36Result:
+    """Train (or load from the cache) each suggestion and its baseline, one run at a time, and evaluate
+    every run with the sweep's suite."""
+    cache = cache or RunCache()
+    t0, trained, rows = time.perf_counter(), 0, []
+    runs = params.runs()
+    for i, (s, arm, p) in enumerate(runs):
+        if progress:
+            progress(f"[section 3.6] {i + 1}/{len(runs)}: {s}, {arm}, seed {p.seed}")
+        r = pretraining_run(p, cache, device=device)
+        trained += not r.reused
+        res = evaluate(r, params.sweep(p.data).evaluation(), cache)
+        rows.append({"suggestion": s, "arm": arm, "data": p.data, "seed": p.seed, "ratio": p.mask_ratio,
+                     "train_seconds": r.train_seconds, "final_loss": r.record.get("final_loss"),
+                     "images_per_s": p.steps * p.batch_size / r.train_seconds if r.train_seconds else None,
+                     "loss_share": _loss_share(r), **metric_values(res), **latent_group_r2(res)})
+    return Section36Result(params, rows, trained, time.perf_counter() - t0)
+
+
+def _loss_share(r: Any) -> float | None:
+    """Mean share of the removed pixels the loss counted over a run (boundary loss only)."""
+    path = Path(r.folder) / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    shares = [json.loads(line).get("loss_share") for line in path.read_text().splitlines() if line.strip()]
+    shares = [s for s in shares if s is not None]
+    return float(np.mean(shares)) if shares else None
+
+
+# ------------------------------------------------------------------------------------ decisions
+@dataclass(frozen=True)
+class Rule36:
+    """A suggestion's claim, the metrics that decide it and the direction each should move
+    (+1: higher with the suggestion than with its baseline), written down before the results."""
+
+    claim: str
+    suggestion: str
+    statement: str
+    moves: tuple[tuple[str, int], ...]
+
+
+# Stated before any result was seen. Each (metric, direction) is a paired difference suggestion minus
+# baseline over seeds; it holds when its bootstrap 95 % interval lies on the predicted side of 0.
+RULES: tuple[Rule36, ...] = (
+    Rule36("S1", "boundary", "Ignoring removed pixels next to visible ones makes the representation more "
+           "high-level: linear probe and shape bias higher than the baseline's.",
+           (("probe", +1), ("shape_bias", +1))),
+    Rule36("S2a", "object", "Masks that hide the known object (structure known) make the representation more "
+           "high-level: linear probe and shape bias higher than random masking's.",
+           (("probe", +1), ("shape_bias", +1))),
+    Rule36("S2b", "object", "Algorithm 1 on the object graph: object masks leave the object's colour and "
+           "texture out of c and keep the silhouette: R² of colour and texture lower; R² of the silhouette "
+           "latents tested as higher (the theory says 'not lower': only a reversal contradicts it).",
+           (("r2_appearance", -1), ("r2_silhouette", +1))),
+    Rule36("S2c", "superpixel", "Superpixel masks (structure estimated) raise the linear probe on Fashion-MNIST.",
+           (("probe", +1),)),
+    Rule36("S3", "extreme", "Ratio 0.9 keeps low-level information as well as 0.1 at lower cost: PSNR and "
+           "local-latent R² tested as higher at 0.9 (the paper says 'retains': only a reversal contradicts "
+           "it), training images/s higher.",
+           (("psnr", +1), ("r2_local", +1), ("images_per_s", +1))),
+)
+
+
+def metric_label(metric: str) -> str:
+    return METRICS[metric][0] if metric in METRICS else EXTRA_METRICS[metric][0]
+
+
+def compare(frame, suggestion: str, metric: str, direction: int) -> dict[str, Any]:
+    """Paired difference (suggestion - baseline) x direction over the seeds both arms share."""
+    sub = frame[frame["suggestion"] == suggestion]
+    text = f"{metric_label(metric)} {'higher' if direction > 0 else 'lower'} with the suggestion"
+    if sub.empty or metric not in sub:
+        return {"comparison": text, "n_seeds": 0, "outcome": "missing"}
+    a = sub[sub["arm"] == "suggestion"].set_index("seed")[metric].dropna()
+    b = sub[sub["arm"] == "baseline"].set_index("seed")[metric].dropna()
+    seeds = sorted(set(a.index) & set(b.index))
+    if not seeds:
+        return {"comparison": text, "n_seeds": 0, "outcome": "missing"}
+    return {"comparison": text, **paired_outcome((a.loc[seeds] - b.loc[seeds]).to_numpy() * direction)}
+
+
+def decide(frame, rules: Sequence[Rule36] = RULES) -> list[dict[str, Any]]:
+    """Every rule whose suggestion was run, with its comparisons and verdict."""
+    out = []
+    for rule in rules:
+        if rule.suggestion not in set(frame["suggestion"]):
+            continue
+        comps = [compare(frame, rule.suggestion, m, d) for m, d in rule.moves]
+        out.append({"claim": rule.claim, "suggestion": rule.suggestion, "statement": rule.statement,
+                    "verdict": verdict([c["outcome"] for c in comps]), "comparisons": comps})
+    return out
+
+
+def summary(frame, metrics: Sequence[str]):
+    """Mean and 95 % t-interval over seeds per (suggestion, arm) and metric, as a long table."""
+    import pandas as pd
+
+    rows = []
+    for (s, arm), g in frame.groupby(["suggestion", "arm"], sort=False):
+        for m in metrics:
+            vals = g[m].dropna() if m in g else []
+            if len(vals):
+                mean, lo, hi = mean_interval(vals)
+                rows.append({"suggestion": s, "arm": arm, "metric": m, "mean": mean, "low": lo, "high": hi,
+                             "n_seeds": len(vals)})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ predictions
+def object_graph(n_object: int = 4, n_background: int = 8) -> nx.DiGraph:
+    """The shapes renderer's dependencies for one image, object and background apart: object patches
+    ``o{i}`` come from the silhouette, the object's colour and texture and the lighting; background
+    patches ``b{i}`` from the silhouette (where the object is not), the background colour and the
+    lighting. Levels: 0 the global latents, 1 silhouette and texture, 2 the patches."""
+    if min(n_object, n_background) < 1:
+        raise ValueError(f"n_object = {n_object}, n_background = {n_background}: both must be >= 1")
+    g = nx.DiGraph()
+    for name, level in (("class", 0), ("pose", 0), ("part", 0), ("object colour", 0), ("background", 0),
+                        ("lighting", 0), ("silhouette", 1), ("texture family", 1), ("texture params", 1)):
+        g.add_node(name, level=level, observed=False)
+    g.add_edges_from([("class", "silhouette"), ("pose", "silhouette"), ("part", "silhouette"),
+                      ("class", "texture family")])
+    for i in range(n_object):
+        g.add_node(f"o{i}", level=2, observed=True)
+        g.add_edges_from((s, f"o{i}") for s in ("silhouette", "object colour", "texture family", "texture params",
+                                                "lighting"))
+    for i in range(n_background):
+        g.add_node(f"b{i}", level=2, observed=True)
+        g.add_edges_from((s, f"b{i}") for s in ("silhouette", "background", "lighting"))
+    return g
+
+
+def object_mask_predictions(n_object: int = 4, n_background: int = 12, ratio: float = 0.75, n_random: int = 200,
+                            seed: int = 0):
+    """What Algorithm 1 makes of object masks and of random masks at ``ratio`` on :func:`object_graph`:
+    for each latent, the share of masks whose c contains it. Object masks are deterministic up to
+    which background patches go; random masks are drawn ``n_random`` times."""
+    import pandas as pd
+
+    from mae_hlvm.hierarchy import latents, locate, observables, unit_counts
+
+    g = object_graph(n_object, n_background)
+    obs = observables(g)
+    n_hide, _ = unit_counts(len(obs), ratio)
+    rng = np.random.default_rng(seed)
+    objects = [v for v in obs if v.startswith("o")]
+    counts = {"object masks": {v: 0 for v in latents(g)}, "random masks": {v: 0 for v in latents(g)}}
+    for _ in range(n_random):
+        order = list(rng.permutation(objects)) + list(rng.permutation([v for v in obs if v.startswith("b")]))
+        for kind, hidden in (("object masks", order[:n_hide]), ("random masks", list(rng.permutation(obs))[:n_hide])):
+            for v in locate(g, set(hidden)).c:
+                counts[kind][v] += 1
+    return pd.DataFrame({k: {v: n / n_random for v, n in c.items()} for k, c in counts.items()})
+
+
+def subtree_predictions(depth: int = 4, branching: int = 2, ratio: float = 0.5, n_masks: int = 200, seed: int = 0):
+    """Where Algorithm 1 puts c for masks that follow a known tree (``kary_tree(depth, branching)``)
+    and for random pixel masks: the share of c's nodes at each level, per mask kind. A subtree mask of
+    level l hides one level-l latent's pixels (c = its parent, level l - 1); ``ratio`` sets the random
+    masks and the ratio-matched subtree masks (whole level-l subtrees up to the same count)."""
+    import pandas as pd
+
+    from mae_hlvm.hierarchy import kary_tree, locate, observables, subtree_masks, unit_counts
+
+    g = kary_tree(depth, branching)
+    obs = observables(g)
+    rng = np.random.default_rng(seed)
+    kinds: dict[str, np.ndarray] = {}
+    for level in range(1, depth):
+        kinds[f"one level-{level} subtree"] = subtree_masks(g, level, n_masks, rng)[0]
+        kinds[f"level-{level} subtrees, ratio {ratio:g}"] = subtree_masks(g, level, n_masks, rng, ratio)[0]
+    n_hide, _ = unit_counts(len(obs), ratio)
+    kinds[f"random pixels, ratio {ratio:g}"] = np.argsort(rng.random((n_masks, len(obs))), axis=1) < n_hide
+    rows = []
+    for kind, masks in kinds.items():
+        levels = np.zeros(depth)
+        for m in masks:
+            for v in locate(g, {obs[i] for i in np.flatnonzero(m)}).c:
+                levels[g.nodes[v]["level"]] += 1
+        rows.append({"masks": kind, **{f"level {k}": levels[k] / max(levels.sum(), 1) for k in range(depth)}})
+    return pd.DataFrame(rows).set_index("masks")
+
+
+# ------------------------------------------------------------------------------------ recorded form
+RECORD_FORMAT = "mae_hlvm.section36/1"
+
+
+def record(result: Section36Result, path: str | Path, command: str) -> Path:
+    """The rows in the small recorded form, with the resolved configuration of every run."""
+    p = result.params
+    payload = {"format": RECORD_FORMAT, "version": mae_hlvm.__version__, "params": p.to_dict(),
+               "runs": [run.cache_config() for _, _, run in p.runs()], "rows": result.rows,
+               "trained_in_this_call": result.trained, "wall_seconds": result.seconds, **provenance(),
+               "command": command}
+    return write_json(path, payload)
+
+
+@dataclass
+class Recorded:
+    payload: dict[str, Any]
+    stale: list[str]
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.payload["rows"])
+
+
+def load_recorded(path: str | Path) -> Recorded:
+    """Read a record and check it against today's definitions (stale when the runs its parameters
+    resolve to, or the library version, have changed)."""
+    payload = json.loads(Path(path).read_text())
+    if payload.get("format") != RECORD_FORMAT:
+        raise ValueError(f"{path}: format {payload.get('format')!r}, expected {RECORD_FORMAT!r}")
+    try:
+        params = Section36Params.from_dict(payload["params"])
+    except ValueError as err:
+        return Recorded(payload, [f"its parameters are no longer valid: {err}"])
+    stale = []
+    if [run.cache_config() for _, _, run in params.runs()] != payload["runs"]:
+        stale.append("the runs its parameters resolve to have changed")
+    if payload.get("version") != mae_hlvm.__version__:
+        stale.append(f"it was computed by library version {payload.get('version')}, this is {mae_hlvm.__version__}")
+    return Recorded(payload, stale)
