@@ -156,3 +156,24 @@ def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str, p
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     plt.close(fig)
     return fig
+
+
+def suggestion_panels(frame: Any, metrics: Sequence[str], labels: Mapping[str, str] | None = None):
+    """One panel per metric: for each suggestion (x), the baseline's and the suggestion's mean over
+    seeds (bars) and every seed (dots). ``frame`` has columns suggestion, arm, seed and the metrics."""
+    labels = labels or {}
+    metrics = [m for m in metrics if m in frame]
+    suggestions = list(dict.fromkeys(frame["suggestion"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.8), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        for k, (arm, colour) in enumerate((("baseline", "0.6"), ("suggestion", "C0"))):
+            x = np.arange(len(suggestions)) + (k - 0.5) * 0.38
+            sub = [frame[(frame["suggestion"] == s) & (frame["arm"] == arm)][m].dropna() for s in suggestions]
+            ax.bar(x, [v.mean() if len(v) else np.nan for v in sub], width=0.36, color=colour, label=arm)
+            for xi, v in zip(x, sub):
+                ax.plot([xi] * len(v), v, "k.", ms=4)
+        ax.set_xticks(np.arange(len(suggestions)), suggestions, rotation=30, ha="right")
+        ax.set_title(labels.get(m, m), fontsize=9)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
