@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from mae_hlvm.book import find_root
-from mae_hlvm.compute import mae_training_flops
+from mae_hlvm.compute import model_training_flops
 from mae_hlvm.experiments import sweep
 from mae_hlvm.experiments.pretraining import PretrainingParams
 from mae_hlvm.mae import MaskedAutoencoder
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for r in RATIOS:
             times[r].append(step(r))
-    flops = {r: mae_training_flops(mc.img_size, mc.patch_size, mc.embed_dim, mc.depth, mc.num_heads,
-                                   mc.decoder_embed_dim, mc.decoder_depth, mc.decoder_num_heads, r) for r in RATIOS}
+    flops = {r: model_training_flops(mc, r) for r in RATIOS}
 
     low: dict[tuple[str, float], dict[str, str]] = {}
     path = find_root() / "book" / "recorded" / "sweep_cpu.json"

@@ -71,3 +71,11 @@ def test_resolve_amp_follows_the_measurement_on_cpu(monkeypatch):
         assert compute.resolve_amp("auto", cpu) is expected
     with pytest.raises(ValueError, match="'fp16'.*auto, bf16, none"):
         compute.resolve_amp("fp16", cpu)
+
+
+def test_model_training_flops_reads_the_configuration():
+    from mae_hlvm.mae import create_mae
+    cfg = create_mae("mae_tiny").cfg
+    expected = compute.mae_training_flops(cfg.img_size, cfg.patch_size, cfg.embed_dim, cfg.depth, cfg.num_heads,
+                                          cfg.decoder_embed_dim, cfg.decoder_depth, cfg.decoder_num_heads, 0.9)
+    assert compute.model_training_flops(cfg, 0.9) == expected

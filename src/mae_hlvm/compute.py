@@ -4,7 +4,8 @@
   any other name and a device this machine does not have (:func:`check_device_name` checks the name alone);
 - :func:`torch_threads`: a block on ``n`` intra-op threads, the previous count restored after;
 - :func:`measure_matmul_flops`: this machine's practical matmul peak, in FLOP/s;
-- :func:`mae_training_flops`: FLOPs of one MAE training step, to set against that peak;
+- :func:`mae_training_flops` / :func:`model_training_flops`: FLOPs of one MAE training step (by sizes /
+  by model configuration), to set against that peak;
 - :func:`bf16_speedup` / :func:`resolve_amp`: whether bf16 pays on this machine, measured at start.
 """
 from __future__ import annotations
@@ -98,6 +99,13 @@ def measure_matmul_flops(size: int = 1024, dtype: torch.dtype = torch.float32, d
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2.0 * size**3 / best
+
+
+def model_training_flops(cfg, mask_ratio: float = 0.75) -> float:
+    """:func:`mae_training_flops` of one step on one image for a model configuration ``cfg`` (an
+    ``MAEConfig`` or anything with its size attributes), at ``mask_ratio``."""
+    return mae_training_flops(cfg.img_size, cfg.patch_size, cfg.embed_dim, cfg.depth, cfg.num_heads,
+                              cfg.decoder_embed_dim, cfg.decoder_depth, cfg.decoder_num_heads, mask_ratio)
 
 
 # bf16 must beat fp32 by this factor at the training step's matmul layouts before ``amp="auto"``
