@@ -32,6 +32,11 @@ def test_a_run_is_trained_once_then_loaded(cache):
     again = P.run(TOY, cache)
     assert again.reused and again.folder == first.folder and _same_weights(first.model, again.model)
     assert again.history == first.history
+    # every run logs the monitor loss (held-out images, one common mask) at its last step; it is no
+    # part of the run's key, so runs cached before the monitor existed keep their keys
+    assert first.monitor and first.monitor[-1][0] == TOY.steps and first.monitor[-1][1] > 0
+    assert first.step_seconds > 0 and first.images_per_s == pytest.approx(TOY.batch_size / first.step_seconds)
+    assert "monitor_every" not in TOY.cache_config()["pretrain_config"]
 
 
 def test_changing_one_parameter_is_another_run(cache):

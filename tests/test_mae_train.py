@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mae_hlvm.mae import PretrainConfig, list_configs, lr_at, plot_history, pretrain, read_metrics
+from mae_hlvm.data import DataError
+from mae_hlvm.mae import ConfigError, PretrainConfig, list_configs, lr_at, plot_history, pretrain, read_metrics
 from mae_hlvm.mae.cli import build_parser, main
-from mae_hlvm.mae.train import augment_batch, build_optimizer
+from mae_hlvm.mae.train import augment_batch, build_optimizer, step_seconds, steps_to_loss
 
 MICRO = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2,
              decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
@@ -338,3 +339,45 @@ def test_bf16_loss_curve_matches_fp32_within_tolerance(images):
     assert runs["none"].precision == "fp32" and runs["bf16"].precision == "bf16"
     assert ((bf16 - fp32).abs() / fp32).max() < 0.01  # measured: 0.16 %
     assert fp32[-5:].mean() < fp32[:5].mean() and bf16[-5:].mean() < bf16[:5].mean()
+
+
+def test_monitor_logs_a_common_mask_loss_and_leaves_the_trajectory_alone(images):
+    # The monitor scores fixed images under one fixed mask every k steps (and at the last step);
+    # it takes no gradient and no random number of the training streams, so the weights and the
+    # training losses are exactly those of a run without it.
+    off = pretrain(micro_config(), images)
+    on = pretrain(micro_config(monitor_every=4), images, monitor_images=images[:10])
+    assert on.losses == off.losses
+    assert all(torch.equal(a, b) for a, b in zip(off.model.parameters(), on.model.parameters()))
+    assert [h["step"] for h in on.history if "monitor_loss" in h] == [4, 6]
+    assert not any("monitor_loss" in h for h in off.history)
+    # the same mask for every run: two runs at different ratios score the same pixels, so an
+    # untrained model scores the same whatever ratio it would train at
+    a = pretrain(micro_config(monitor_every=1, steps=1, warmup_steps=1), images, monitor_images=images[:10])
+    b = pretrain(micro_config(monitor_every=1, steps=1, warmup_steps=1, mask_ratio=0.25), images,
+                 monitor_images=images[:10])
+    assert a.history[0]["monitor_loss"] == pytest.approx(b.history[0]["monitor_loss"], rel=1e-5)
+    default = pretrain(micro_config(monitor_every=3), images)  # no images given: the first training images
+    assert [h["step"] for h in default.history if "monitor_loss" in h] == [3, 6]
+
+
+def test_monitor_images_of_the_wrong_shape_are_refused(images):
+    with pytest.raises(DataError, match=r"monitor_images \(10, 1, 16, 16\).*\[M >= 1, 3, 16, 16\]"):
+        pretrain(micro_config(monitor_every=2), images, monitor_images=images[:10, :1])
+    with pytest.raises(ConfigError, match="monitor_every = -1"):
+        micro_config(monitor_every=-1)
+    with pytest.raises(ConfigError, match="monitor_ratio = 1.0"):
+        micro_config(monitor_ratio=1.0)
+
+
+def test_step_seconds_is_the_median_step_and_ignores_pauses():
+    steps = ((1, 1.0), (2, 2.0), (3, 3.0), (4, 500.0), (5, 501.0), (6, 502.0), (8, 504.0))
+    rows = [{"step": s, "seconds": t} for s, t in steps]
+    assert step_seconds(rows) == pytest.approx(1.0)  # the pause (3 -> 4) and the gap (6 -> 8) do not count
+    assert step_seconds(rows[:1]) is None
+
+
+def test_steps_to_loss_is_the_first_step_at_or_below_the_target():
+    rows = [{"step": 2, "monitor_loss": 0.5}, {"step": 3}, {"step": 4, "monitor_loss": 0.3},
+            {"step": 6, "monitor_loss": 0.35}]
+    assert steps_to_loss(rows, 0.3) == 4 and steps_to_loss(rows, 0.6) == 2 and steps_to_loss(rows, 0.1) is None

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mae_hlvm.experiments import ParamsError, section36, sweep
+from mae_hlvm.experiments import ParamsError, figures, section36, sweep
 from mae_hlvm.experiments.section36 import Section36Params
 
 
@@ -58,6 +58,58 @@ def test_decisions_follow_the_predicted_direction():
     assert section36.decide(reversed_)[0]["verdict"] == "contradicted"
     two = _frame({"probe": [0.02, 0.03], "shape_bias": [0.1, 0.2]}, "boundary")
     assert section36.decide(two)[0]["verdict"].startswith("not decided")
+
+
+def test_time_to_common_loss_is_the_worse_arms_final_loss_reached():
+    # 0.9 steps cost 0.5 s and its curve ends at 0.20; 0.1 steps cost 2 s and end at 0.25: the common
+    # target is 0.25 (the worse final loss), which 0.9 reaches at step 20 and 0.1 at step 40.
+    rows = [{"suggestion": "extreme", "arm": "suggestion", "seed": 0, "step_seconds": 0.5,
+             "monitor": [[10, 0.4], [20, 0.24], [40, 0.2]]},
+            {"suggestion": "extreme", "arm": "baseline", "seed": 0, "step_seconds": 2.0,
+             "monitor": [[10, 0.5], [20, 0.3], [40, 0.25]]},
+            {"suggestion": "extreme", "arm": "baseline", "seed": 1, "step_seconds": 2.0, "monitor": None}]
+    out = section36.time_to_common_loss(rows)
+    assert [r.get("target_loss") for r in out] == [0.25, 0.25, None]
+    assert [r.get("steps_to_loss") for r in out] == [20, 40, None]
+    assert [r.get("seconds_to_loss") for r in out] == [10.0, 80.0, None]
+    assert "seconds_to_loss" not in rows[0]  # the input rows are left as they were
+    s3 = next(r for r in section36.RULES if r.claim == "S3")
+    assert ("seconds_to_loss", -1) in s3.moves
+
+
+def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep():
+    curve = {0.1: [[10, 0.5], [20, 0.3], [40, 0.25]], 0.9: [[10, 0.4], [20, 0.24], [40, 0.2]]}
+    rows = [{"suggestion": "extreme", "arm": arm, "seed": seed, "ratio": r, "images_per_s": 128 / t,
+             "step_seconds": t, "monitor": curve[r]}
+            for seed in (0, 1) for arm, r, t in (("suggestion", 0.9, 0.5), ("baseline", 0.1, 2.0))]
+    rows.append({"suggestion": "object", "arm": "baseline", "seed": 0, "ratio": 0.75, "images_per_s": 99.0})
+    label, runs = section36.cost_runs(pd.DataFrame(rows))
+    assert label == "this execution" and sorted(set(runs["ratio"])) == [0.1, 0.9]
+    got = section36.cost_summary(runs)
+    assert got["n_speed"] == 2 and got["speedup"] == pytest.approx(4.0)
+    assert got["n_curves"] == 2 and got["minutes_low"] == pytest.approx(80 / 60)
+    assert got["minutes_high"] == pytest.approx(10 / 60)
+    # a recorded sweep with step times wins over this execution; its rows from before the monitor
+    # existed have a step time but no curve; a record without step times is passed over
+    old = [{"data": "shapes", "kind": "pretrained", "unit": 4, "seed": 0, "ratio": r, "psnr": 20.0,
+            "images_per_s": 100.0 * (1 + r)} for r in (0.1, 0.5, 0.9)]
+
+    class Rec:
+        stale, payload, params = [], {"date": "2026-11-27T00:00:00"}, sweep.SweepParams()
+
+        def frame(self):
+            return pd.DataFrame(self.rows)
+    rec = Rec()
+    rec.rows = old
+    label, runs = section36.cost_runs(pd.DataFrame(rows), rec)
+    assert label.startswith("the recorded sweep") and len(runs) == 3
+    assert section36.cost_summary(runs) == pytest.approx({"n_speed": 1, "ips_low": 110.0, "ips_high": 190.0,
+                                                          "speedup": 190 / 110, "n_curves": 0})
+    rec.rows = [{k: v for k, v in r.items() if k != "images_per_s"} for r in old]
+    assert section36.cost_runs(pd.DataFrame(rows), rec)[0] == "this execution"
+    label, runs = section36.cost_runs(pd.DataFrame(rows[-1:]))
+    assert label == "" and runs.empty and section36.cost_summary(runs) == {"n_speed": 0, "n_curves": 0}
+    assert figures.cost_panels(runs) is not None  # an empty figure, not an error
 
 
 def test_latent_groups_average_the_named_latents():

@@ -177,3 +177,33 @@ def suggestion_panels(frame: Any, metrics: Sequence[str], labels: Mapping[str, s
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def cost_panels(frame: Any, ratios: Sequence[float] | None = None):
+    """What a ratio costs and what it buys, per run of ``frame`` (columns ratio, seed, images_per_s,
+    step_seconds, monitor = [(step, loss)] or None): training images per second against the ratio
+    (dots: seeds, line: mean), and the monitor loss (held-out images, one common mask) against
+    training time, step x the run's median step seconds (one line per run, a colour per ratio)."""
+    ratios = sorted(set(frame["ratio"])) if ratios is None else list(ratios)
+    frame = frame[frame["ratio"].isin(ratios)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.0))
+    speed = frame.dropna(subset=["images_per_s"])
+    left.plot(speed["ratio"], speed["images_per_s"], "k.", ms=5)
+    means = speed.groupby("ratio")["images_per_s"].mean()
+    left.plot(means.index, means.values, "-", color="C0")
+    left.set_xlabel("masking ratio"), left.set_ylabel("training images / s")
+    left.set_title("cost of a step (median step of each run)", fontsize=9)
+    for k, r in enumerate(ratios):
+        runs = frame[(frame["ratio"] == r) & frame["monitor"].notna() & frame["step_seconds"].notna()]
+        for i, (_, row) in enumerate(runs.iterrows()):
+            steps, losses = zip(*row["monitor"])
+            right.plot(np.array(steps) * row["step_seconds"] / 60, losses, color=f"C{k}", lw=1.2,
+                       label=f"ratio {r}" if i == 0 else None)
+    right.set_xlabel("training minutes"), right.set_ylabel("loss on the common mask")
+    right.set_yscale("log")
+    right.set_title("reconstruction loss against cost", fontsize=9)
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

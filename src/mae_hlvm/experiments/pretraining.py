@@ -24,11 +24,17 @@ from ..mae.checkpoint import load_checkpoint, load_pretrained, model_payload, sa
 from ..mae.configs import PRESETS, PretrainConfig
 from ..mae.masking import MaskGrid, effective_mask_ratio, make_grid, num_kept_units
 from ..mae.model import MaskedAutoencoder
-from ..mae.train import CHECKPOINT_NAME, pretrain
+from ..mae.train import CHECKPOINT_NAME, pretrain, step_seconds
 from .cache import CachedRun, RunCache
 from .params import Params, ParamsError, knob
 
 KIND = "pretraining"
+# The monitor loss every run logs (``history`` rows with ``monitor_loss``): held-out images under one
+# common mask, so that runs at different ratios can be compared by time to a given loss. It does not
+# change the trajectory and is not in the key; runs trained before it existed (2026-11-27) lack it.
+MONITOR_POINTS = 24   # monitored steps per run
+MONITOR_RATIO = 0.75  # the common mask: the sweep's reconstruction metrics use the same ratio
+MONITOR_IMAGES = 256  # the first held-out images
 HELDOUT_SEED_OFFSET = 10_000  # held-out images are drawn with seed + this: never seen in training
 # options added after runs were cached, with the value that means "off": left out of the key when off
 OFF_BY_DEFAULT: dict[str, Any] = {"ignore_boundary_px": 0, "mask_kind": "random"}
@@ -121,7 +127,7 @@ class PretrainingParams(Params):
         at its default) does not enter the key: adding such an option keeps existing runs valid."""
         cfg = self.pretrain_config().to_dict()
         for k in ("device", "output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s",
-                  "num_workers", "compile", "overwrite"):
+                  "num_workers", "compile", "overwrite", "monitor_every", "monitor_ratio"):
             cfg.pop(k)
         params = self.to_dict()
         for d in (cfg, params):
@@ -159,6 +165,24 @@ class PretrainingRun:
     def record(self) -> dict[str, Any]:
         return self.cached.record
 
+    @property
+    def step_seconds(self) -> float | None:
+        """Median seconds per optimiser step of the training (None for steps=0): the run's cost,
+        unmoved by pauses and resumptions (``train_seconds`` is wall clock and includes them)."""
+        return step_seconds(self.history)
+
+    @property
+    def images_per_s(self) -> float | None:
+        """Training images per second at the median step (None for steps=0)."""
+        t = self.step_seconds
+        return self.params.batch_size / t if t else None
+
+    @property
+    def monitor(self) -> list[tuple[int, float]]:
+        """(step, monitor loss): held-out images under the common mask (see MONITOR_RATIO); empty for
+        runs trained before the monitor existed."""
+        return [(int(h["step"]), float(h["monitor_loss"])) for h in self.history if "monitor_loss" in h]
+
 
 def training_images(params: PretrainingParams) -> torch.Tensor:
     """The run's training images [n_images, C, S, S] in [0, 1]."""
@@ -172,6 +196,11 @@ def heldout_images(params: PretrainingParams) -> torch.Tensor:
                               img_size=params.img_size)
 
 
+def monitor_every(steps: int) -> int:
+    """Steps between monitor losses of a run of ``steps`` steps (MONITOR_POINTS per run, and the last)."""
+    return max(steps // MONITOR_POINTS, 1)
+
+
 def _train(params: PretrainingParams, folder: Path, device: str, progress_every_s: float) -> None:
     if params.steps == 0:  # MAE's initialisation, drawn exactly as pretrain draws it
         torch.manual_seed(params.seed)
@@ -179,9 +208,11 @@ def _train(params: PretrainingParams, folder: Path, device: str, progress_every_
         save_checkpoint(folder / CHECKPOINT_NAME, {**model_payload(model), "step": 0, "history": []})
         return
     config = params.pretrain_config(device=device, output_dir=str(folder), progress=False,
-                                    checkpoint_every=max(params.steps // 10, 50), progress_every_s=progress_every_s)
+                                    checkpoint_every=max(params.steps // 10, 50), progress_every_s=progress_every_s,
+                                    monitor_every=monitor_every(params.steps), monitor_ratio=MONITOR_RATIO)
     pretrain(config, training_images(params), resume=True,
-             data_spec=f"{params.data}{'+objects' if params.mask_kind == 'object' else ''}:{params.n_images}")
+             data_spec=f"{params.data}{'+objects' if params.mask_kind == 'object' else ''}:{params.n_images}",
+             monitor_images=heldout_images(params)[:MONITOR_IMAGES])
 
 
 def run(params: PretrainingParams, cache: RunCache | None = None, device: str = "cpu",

@@ -52,7 +52,8 @@ EXTRA_METRICS: dict[str, tuple[str, bool]] = {
     "r2_appearance": ("kernel R², object colour and texture", True),
     "r2_silhouette": ("kernel R², position, scale, aspect, part", True),
     "r2_background": ("kernel R², background colour", True),
-    "images_per_s": ("training images per second", True),
+    "images_per_s": ("training images per second (median step)", True),
+    "seconds_to_loss": ("training seconds to the common monitor loss", False),
 }
 
 
@@ -149,9 +150,30 @@ def run(params: Section36Params, cache: RunCache | None = None, device: str = "c
         res = evaluate(r, params.sweep(p.data).evaluation(), cache)
         rows.append({"suggestion": s, "arm": arm, "data": p.data, "seed": p.seed, "ratio": p.mask_ratio,
                      "train_seconds": r.train_seconds, "final_loss": r.record.get("final_loss"),
-                     "images_per_s": p.steps * p.batch_size / r.train_seconds if r.train_seconds else None,
+                     "step_seconds": r.step_seconds, "images_per_s": r.images_per_s, "monitor": r.monitor or None,
                      "loss_share": _loss_share(r), **metric_values(res), **latent_group_r2(res)})
-    return Section36Result(params, rows, trained, time.perf_counter() - t0)
+    return Section36Result(params, time_to_common_loss(rows), trained, time.perf_counter() - t0)
+
+
+def time_to_common_loss(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with, for each (suggestion, seed) whose two arms both logged a monitor curve, the
+    cost of reaching a common reconstruction loss: ``target_loss`` is the worse (higher) of the two
+    arms' final monitor losses, which both arms reach by their last step; ``seconds_to_loss`` is the
+    first monitored step at or below it times the arm's median step seconds. Other rows are unchanged."""
+    out = [dict(r) for r in rows]
+    pairs: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    for r in out:
+        pairs.setdefault((r["suggestion"], r["seed"]), {})[r["arm"]] = r
+    for arms in pairs.values():
+        if set(arms) != {"suggestion", "baseline"} or not all(a.get("monitor") and a.get("step_seconds")
+                                                               for a in arms.values()):
+            continue
+        target = max(a["monitor"][-1][1] for a in arms.values())
+        for a in arms.values():
+            step = next(s for s, loss in a["monitor"] if loss <= target)
+            a["target_loss"], a["steps_to_loss"] = target, step
+            a["seconds_to_loss"] = step * a["step_seconds"]
+    return out
 
 
 def _loss_share(r: Any) -> float | None:
@@ -191,10 +213,13 @@ RULES: tuple[Rule36, ...] = (
            (("r2_appearance", -1), ("r2_silhouette", +1))),
     Rule36("S2c", "superpixel", "Superpixel masks (structure estimated) raise the linear probe on Fashion-MNIST.",
            (("probe", +1),)),
+    # S3's last comparison (seconds to a common reconstruction loss, the issue's "time to a given loss")
+    # was added on 2026-11-27, when the monitor loss was built and before any run had logged it.
     Rule36("S3", "extreme", "Ratio 0.9 keeps low-level information as well as 0.1 at lower cost: PSNR and "
            "local-latent R² tested as higher at 0.9 (the paper says 'retains': only a reversal contradicts "
-           "it), training images/s higher.",
-           (("psnr", +1), ("r2_local", +1), ("images_per_s", +1))),
+           "it), training images/s higher, and fewer training seconds to the worse arm's final loss on the "
+           "common mask.",
+           (("psnr", +1), ("r2_local", +1), ("images_per_s", +1), ("seconds_to_loss", -1))),
 )
 
 
@@ -241,6 +266,51 @@ def summary(frame, metrics: Sequence[str]):
                 rows.append({"suggestion": s, "arm": arm, "metric": m, "mean": mean, "low": lo, "high": hi,
                              "n_seeds": len(vals)})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ cost (suggestion 3)
+COST_COLUMNS = ("seed", "ratio", "images_per_s", "step_seconds", "monitor")
+
+
+def cost_runs(frame, recorded_sweep: Any = None):
+    """The runs whose cost chapter 10 shows, and where they come from: the recorded sweep's shapes
+    runs at one-patch units (every ratio) when a current record (``sweep.load_recorded``) with step
+    times is given, else the extreme-ratio runs of ``frame`` (this execution); ``(label, frame with
+    COST_COLUMNS)``, with an empty frame and label when neither has any. Missing values are None."""
+    import pandas as pd
+
+    def cols(f):
+        return f.reindex(columns=list(COST_COLUMNS)).astype(object).where(lambda d: d.notna(), None)
+
+    if recorded_sweep is not None and not recorded_sweep.stale:
+        f = recorded_sweep.frame()
+        f = f[(f["data"] == "shapes") & (f["kind"] == "pretrained") & (f["unit"] == recorded_sweep.params.patch)]
+        if "images_per_s" in f and f["images_per_s"].notna().any():
+            return f"the recorded sweep ({recorded_sweep.payload['date'][:10]}, shapes)", cols(f)
+    if "suggestion" in frame and (frame["suggestion"] == "extreme").any():
+        return "this execution", cols(frame[frame["suggestion"] == "extreme"])
+    return "", pd.DataFrame(columns=list(COST_COLUMNS))
+
+
+def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:
+    """Means over seeds of what ratio ``low`` and ratio ``high`` cost (``runs`` from
+    :func:`cost_runs`): training images/s at each and their quotient, and, on the seeds where both
+    logged a monitor curve, minutes of training to the worse run's final loss on the common mask
+    (:func:`time_to_common_loss`)."""
+    speed = {r: [float(v) for v in runs[runs["ratio"] == r]["images_per_s"] if v is not None] for r in (low, high)}
+    out: dict[str, Any] = {"n_speed": min(len(v) for v in speed.values())}
+    if out["n_speed"]:
+        out.update(ips_low=float(np.mean(speed[low])), ips_high=float(np.mean(speed[high])))
+        out["speedup"] = out["ips_high"] / out["ips_low"]
+    rows = [{"suggestion": "extreme", "arm": "suggestion" if r["ratio"] == high else "baseline", **r}
+            for r in runs[runs["ratio"].isin((low, high))].to_dict("records")]
+    timed = [r for r in time_to_common_loss(rows) if "seconds_to_loss" in r]
+    out["n_curves"] = len({r["seed"] for r in timed})
+    for key, arm in (("minutes_low", "baseline"), ("minutes_high", "suggestion")):
+        vals = [r["seconds_to_loss"] / 60 for r in timed if r["arm"] == arm]
+        if vals:
+            out[key] = float(np.mean(vals))
+    return out
 
 
 # ------------------------------------------------------------------------------------ predictions

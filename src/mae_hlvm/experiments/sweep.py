@@ -169,7 +169,8 @@ def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
         res = evaluate(r, suite, cache)
         rows.append({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
                      "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
-                     "train_seconds": r.train_seconds, **metric_values(res)})
+                     "train_seconds": r.train_seconds, "step_seconds": r.step_seconds,
+                     "images_per_s": r.images_per_s, "monitor": r.monitor or None, **metric_values(res)})
     return SweepResult(params, rows, trained, time.perf_counter() - t0, train_seconds)
 
 

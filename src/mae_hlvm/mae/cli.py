@@ -55,6 +55,9 @@ _HELP = {
     "superpixel_segments": "SLIC superpixels per image for --mask-kind superpixel",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
     "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
+    "monitor_every": "steps between monitor losses (the first 256 training images under one fixed mask, logged "
+                     "as monitor_loss; comparable across ratios); 0: none",
+    "monitor_ratio": "masking ratio of the monitor's fixed mask",
 }
 
 

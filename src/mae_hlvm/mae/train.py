@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -33,7 +34,9 @@ CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
 # config fields that do not change the trajectory: may differ between a run and its resumption
 _RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s", "num_workers", "device",
-                "compile", "overwrite"}
+                "compile", "overwrite", "monitor_every", "monitor_ratio"}
+# images the monitor loss is computed on when pretrain is not given any (the first training images)
+MONITOR_IMAGES = 256
 # values of a tensor hashed into its fingerprint: a strided sample, so that every image contributes
 FINGERPRINT_VALUES = 65536
 
@@ -367,6 +370,77 @@ def _step_mask(config: PretrainConfig, grid: MaskGrid, x: torch.Tensor, step: in
     return m[offset:offset + local].bool()
 
 
+class _Monitor:
+    """The loss of the model on fixed images under one fixed mask (random one-patch units at
+    ``config.monitor_ratio``, drawn once from a fixed seed), every ``config.monitor_every`` steps.
+
+    Training losses at different ratios score different pixels; this one scores the same pixels in
+    every run of the same geometry, so curves of runs at different ratios can be set side by side (time
+    to a given reconstruction loss). It runs without gradients and draws no random numbers of the
+    training streams: the trajectory is the same with the monitor on or off."""
+
+    def __init__(self, config: PretrainConfig, net: MaskedAutoencoder, images: torch.Tensor) -> None:
+        self.every, self.batch = config.monitor_every, config.batch_size
+        n = images.shape[0]
+        self.images = images
+        gen = torch.Generator().manual_seed(0)  # one mask set for every run: the comparison's point
+        self.masks = random_masking_indices(n, net.mask_grid(None), config.monitor_ratio, generator=gen)
+
+    def due(self, done: int, total: int) -> bool:
+        return done % self.every == 0 or done == total
+
+    @torch.no_grad()
+    def loss(self, net: MaskedAutoencoder, device: torch.device) -> float:
+        was_training = net.training
+        net.eval()
+        total, n = 0.0, self.images.shape[0]
+        for i in range(0, n, self.batch):
+            x = self.images[i:i + self.batch].to(device)
+            keep, restore, m = (t[i:i + self.batch].to(device) for t in self.masks)
+            total += float(net.forward_from_indices(x, keep, restore, m).loss) * x.shape[0]
+        net.train(was_training)
+        return total / n
+
+
+def _monitor_images(config: PretrainConfig, images: torch.Tensor | Dataset, given: torch.Tensor | None,
+                    net: MaskedAutoencoder) -> torch.Tensor | None:
+    """The images of the monitor loss [M, C, H, W]: ``given``, else the first MONITOR_IMAGES training
+    images (without an object channel); None when the monitor is off."""
+    if not config.monitor_every:
+        return None
+    if given is None:
+        m = min(MONITOR_IMAGES, len(images))
+        given = images[:m] if isinstance(images, torch.Tensor) else torch.stack(
+            [_first_image(images[i]) for i in range(m)])
+        if config.mask_kind == "object":
+            given = given[:, :-1]
+    mc = net.cfg
+    if not isinstance(given, torch.Tensor) or given.ndim != 4 or tuple(given.shape[1:]) != (
+            mc.in_chans, mc.img_size, mc.img_size) or len(given) == 0:
+        shape = tuple(given.shape) if isinstance(given, torch.Tensor) else type(given).__name__
+        raise DataError(f"monitor_images {shape}: must be a float tensor [M >= 1, {mc.in_chans}, {mc.img_size}, "
+                        f"{mc.img_size}], the model's image shape")
+    if not given.is_floating_point() or not torch.isfinite(given).all():
+        raise DataError("monitor_images: must be finite floating-point images (found another dtype, NaN or inf)")
+    return given.float()
+
+
+def step_seconds(history: Sequence[dict[str, float]]) -> float | None:
+    """Median seconds of one optimiser step over a run's history (rows of consecutive steps only): a
+    cost that pauses, resumptions and the steps that also checkpoint or monitor do not move."""
+    gaps = [b["seconds"] - a["seconds"] for a, b in zip(history, history[1:])
+            if b["step"] - a["step"] == 1 and b["seconds"] > a["seconds"]]
+    return statistics.median(gaps) if gaps else None
+
+
+def steps_to_loss(history: Sequence[dict[str, float]], target: float, key: str = "monitor_loss") -> int | None:
+    """The first logged step at which ``key`` is at or below ``target``; None if never."""
+    for row in history:
+        if key in row and row[key] <= target:
+            return int(row["step"])
+    return None
+
+
 class _Reporter:
     """Where a run reports each step: metrics.jsonl (rewritten to mirror the resumed history), a tqdm
     bar, and a progress line on stderr every ``progress_every_s`` seconds (for logs and the book runner)."""
@@ -416,7 +490,7 @@ class _Reporter:
 
 def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: bool | str | Path = False,
              until_step: int | None = None, model: MaskedAutoencoder | None = None,
-             data_spec: str | None = None) -> PretrainResult:
+             data_spec: str | None = None, monitor_images: torch.Tensor | None = None) -> PretrainResult:
     """Pretrain an MAE on ``images`` ([N, C, H, W] float tensor, or a Dataset of images or
     (image, label) pairs) under ``config``; the same call serves notebooks, the CLI and torchrun.
 
@@ -429,6 +503,9 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
         model: start from this model instead of a fresh ``config.model`` (ignored when resuming).
         data_spec: the name of the data (e.g. ``--data``), recorded in the checkpoint with the data's
             size and fingerprint (:func:`data_record`).
+        monitor_images: with ``config.monitor_every``, the images [M, C, H, W] whose loss at one common
+            mask is logged as ``monitor_loss`` (held-out images, ideally); default: the first
+            MONITOR_IMAGES training images.
 
     A new run (no checkpoint resumed) in an ``output_dir`` that holds a run (``checkpoint.pt`` or
     ``metrics.jsonl``) is refused unless ``config.overwrite``; every refusal happens before anything
@@ -468,6 +545,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
     sched = Schedule.of(config, n)
     data = data_record(images, data_spec)
+    monitor_set = _monitor_images(config, images, monitor_images, net)
     _check_output_dir(out_dir, ckpt_path, config, resume)
     optimizer = build_optimizer(net, config)
     start, history = _restore(net, optimizer, config, resume, ckpt_path, data, until_step)
@@ -486,6 +564,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     sampler = _StepBatches(n, config, start, sched.total, info)
     batches = _batch_stream(images, sampler, config, device)
     last_saved: list[int] = [start] if start else []
+    monitor = _Monitor(config, net, monitor_set) if monitor_set is not None and info.is_main else None
 
     def save(step: int) -> None:
         if ckpt_path is not None:
@@ -531,11 +610,16 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
             optimizer.step()
             done = step + 1
             row = None
-            if done % config.log_every == 0 or done == stop:
+            monitored = monitor is not None and monitor.due(done, sched.total)
+            if done % config.log_every == 0 or done == stop or monitored:
                 row = {"step": done, "epoch": done / sched.per_epoch, "loss": float(loss_mean), "lr": lr,
                        "mask_ratio": eff_ratio, "seconds": time.perf_counter() - t0}
                 if out.loss_share is not None:  # share of the removed pixels the loss still counts
                     row["loss_share"] = float(out.loss_share)
+                if monitored:  # after the time stamp, and left out of the clock: not training time
+                    t_mon = time.perf_counter()
+                    row["monitor_loss"] = monitor.loss(net, device)
+                    t0 += time.perf_counter() - t_mon
                 history.append(row)
             report.step(done, float(loss_mean), row)
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done != stop:
