@@ -112,6 +112,37 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     assert figures.cost_panels(runs) is not None  # an empty figure, not an error
 
 
+def test_subtree_masks_on_the_quadtree_are_unit_masks():
+    # the equivalence S2d rests on: on a depth-3 quadtree, hiding whole level-2 subtrees at ratio r
+    # hides whole 2 x 2 blocks, as many pixels as random masks of unit 2
+    from mae_hlvm import hierarchy as H
+
+    g = H.quadtree(3)
+    for ratio in (0.25, 0.5, 0.75):
+        sub, _ = H.subtree_masks(g, 2, 50, np.random.default_rng(0), ratio)
+        unit, _ = H.random_unit_masks(8, ratio, 2, 50, np.random.default_rng(0))
+        grid = sub.reshape(50, 8, 8)
+        blocks = grid.reshape(50, 4, 2, 4, 2)
+        assert (blocks.all(axis=(2, 4)) == blocks.any(axis=(2, 4))).all()     # constant on every block
+        assert (sub.sum(1) == unit.reshape(50, -1).sum(1)).all()
+
+
+def test_subtree_rule_compares_levels_where_algorithm_1_moves_a():
+    rows = []
+    for u, p_a, r2 in ((1, (1.0, 0.9, 0.6), (0.9, 0.6, 0.5)), (2, (1.0, 0.9, 0.0), (0.9, 0.62, 0.2))):
+        for level in range(3):
+            rows.append({"unit": u, "ratio": 0.25, "level": level, "level_name": f"latents, level {level}",
+                         "p_in_a_mc": p_a[level], "r2_by_seed": [r2[level] + 0.01 * k for k in range(3)]})
+        rows.append({"unit": u, "ratio": 0.25, "level": 3, "level_name": "pixels (own noise)",
+                     "p_in_a_mc": 0.0, "r2_by_seed": [0.1, 0.1, 0.1]})
+    got = section36.decide_subtree(rows)
+    assert [c["comparison"].split(":")[0] for c in got["comparisons"]] == ["ratio 0.25, level 2"]
+    assert got["comparisons"][0]["outcome"] == "holds" and got["verdict"] == "supported"
+    assert got["comparisons"][0]["difference"] == pytest.approx(0.3)    # (0.5 - 0.2), signed by P's drop
+    rows[6]["r2_by_seed"] = [0.9, 0.9, 0.9]  # unit 2 holds level 2 better although P(z in A) fell
+    assert section36.decide_subtree(rows)["verdict"] == "contradicted"
+
+
 def test_latent_groups_average_the_named_latents():
     res = {"identifiability": {"rows": [
         {"latent": "object_color[0]", "r2_kernel": 0.2}, {"latent": "object_color[1]", "r2_kernel": 0.4},

@@ -223,6 +223,46 @@ RULES: tuple[Rule36, ...] = (
 )
 
 
+# Suggestion 2 trained where the structure is exact: on a quadtree of depth d the observables below a
+# latent of level l form an aligned square of side 2**(d - l), so masks that hide whole subtrees of
+# level l at ratio r are random unit masks of unit 2**(d - l) (whenever r times the units is whole):
+# the Theorem 2 chapter's random-mask section, which trains one MLP encoder per (unit, ratio, seed),
+# already trains them. Rule S2d compares its unit-2 encoders (subtree masks of level d - 1) with its
+# unit-1 encoders (random masks) at the same ratio, on paired seeds. Fixed on 2026-11-27, before the
+# three-seed run; the one-seed chapter 08 numbers had been seen (not this comparison's differences).
+SUBTREE_MIN_DELTA = 0.25  # |P(z in A) under subtree masks - under random masks| at which a level is predicted
+SUBTREE_RULE = Rule36("S2d", "subtree", "Masks that hide whole subtrees of a known tree change what the trained "
+                      "encoder holds the way Algorithm 1 moves the shared set A: at every (ratio, level) where "
+                      f"P(z in A) differs by at least {SUBTREE_MIN_DELTA} between subtree and random masks, the "
+                      "encoder's held-out R² of that level's latents moves the same way (MLP MAE, vector data, "
+                      "quadtree; the Theorem 2 chapter's runs).", ())
+
+
+def decide_subtree(random_rows: Sequence[dict[str, Any]], subtree_unit: int = 2, random_unit: int = 1,
+                   min_delta: float = SUBTREE_MIN_DELTA) -> dict[str, Any]:
+    """Rule S2d on the Theorem 2 chapter's random-mask rows (``theorem2.run(...).random``: one row per
+    unit, ratio and level with ``p_in_a_mc`` and ``r2_by_seed``): for each (ratio, latent level) with
+    |P(z in A, subtree) - P(z in A, random)| >= ``min_delta``, the paired difference of the level's
+    R² over seeds, signed by the predicted direction; the pixels' own noises (never in A) are left
+    out. Returns the rule's statement, verdict and comparisons, like :func:`decide`'s entries."""
+    by = {(r["unit"], r["ratio"], r["level"]): r for r in random_rows}
+    comps = []
+    for (u, ratio, level), sub in sorted(by.items()):
+        base = by.get((random_unit, ratio, level))
+        if u != subtree_unit or base is None or "latents" not in sub.get("level_name", "latents"):
+            continue
+        delta = sub["p_in_a_mc"] - base["p_in_a_mc"]
+        if abs(delta) < min_delta:
+            continue
+        a, b = sub.get("r2_by_seed") or [], base.get("r2_by_seed") or []
+        diffs = (np.asarray(a[:len(b)]) - np.asarray(b[:len(a)])) * np.sign(delta)
+        comps.append({"comparison": f"ratio {ratio}, level {level}: R² {'higher' if delta > 0 else 'lower'} with "
+                                    f"subtree masks (P(z in A) {sub['p_in_a_mc']:.2f} vs {base['p_in_a_mc']:.2f})",
+                      **paired_outcome(diffs)})
+    return {"claim": SUBTREE_RULE.claim, "suggestion": SUBTREE_RULE.suggestion, "statement": SUBTREE_RULE.statement,
+            "verdict": verdict([c["outcome"] for c in comps]), "comparisons": comps}
+
+
 def metric_label(metric: str) -> str:
     return METRICS[metric][0] if metric in METRICS else EXTRA_METRICS[metric][0]
 

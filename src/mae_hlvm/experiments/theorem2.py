@@ -47,7 +47,8 @@ __all__ = ["RULES", "Case", "Theorem2Params", "Theorem2Result", "fixed_cases", "
            "recover_c", "run", "saturate", "verdict"]
 
 KIND = "theorem2"
-EXPERIMENT_VERSION = 1  # bump when the computation changes, so cached results are not reused
+EXPERIMENT_VERSION = 2  # bump when the computation changes, so cached results are not reused
+# 2: random-mask rows carry the R² per seed (r2_by_seed), for paired comparisons over seeds
 
 RULES = {
     "c": 0.9,      # c recovered: mean over seeds of the worst component's R² >= 0.9
@@ -78,7 +79,7 @@ class Theorem2Params(Params):
     random_depth: int = knob(3, "random masks: quadtree depth (2**d x 2**d observables)")
     ratios: tuple[float, ...] = knob((0.25, 0.5, 0.75), "random masks: masking ratios r")
     units: tuple[int, ...] = knob((1, 2), "random masks: mask units u (side of a square unit)")
-    random_seeds: int = knob(1, "random masks: seeds per (u, r)")
+    random_seeds: int = knob(3, "random masks: seeds per (u, r)")
     random_steps: int = knob(2_000, "random masks: optimiser steps")
     random_width_factor: float = knob(1.0, "random masks: encoder width as a multiple of the latent noise dims")
     n_eval_masks: int = knob(4, "random masks: masks per (u, r) on which c_hat is measured")
@@ -483,6 +484,7 @@ def _random_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict],
     level = {v: int(graph.nodes[v]["level"]) for v in graph}
     lat_ids = [i for i, v in enumerate(index.nodes) if not index.observed[i]]
     per_level: dict[tuple, list] = {}
+    per_seed: dict[tuple, list] = {}
     split: dict[tuple, dict[str, list]] = {}
     pred_eval: dict[tuple, list] = {}
     flats = [h.random_unit_masks(side, r, u, params.n_eval_masks, eval_rng)[0].reshape(params.n_eval_masks, -1)
@@ -503,12 +505,14 @@ def _random_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict],
                 v = index.nodes[i]
                 score = r2["lat"][f"{v}[0]"]
                 per_level.setdefault((u, r, level[v]), []).append(score)
+                per_seed.setdefault((u, r, level[v], k), []).append(score)
                 pred_eval.setdefault((u, r, level[v]), []).append(float(fg["common"][b, i]))
                 part = "A" if fg["common"][b, i] else "s_m" if fg["s_m"][b, i] else "s_mc"
                 spl[part].append(score)
             for j, v in enumerate(obs):
                 score = r2["pix"][f"{v}[0]"]
                 per_level.setdefault((u, r, depth), []).append(score)
+                per_seed.setdefault((u, r, depth, k), []).append(score)
                 pred_eval.setdefault((u, r, depth), []).append(0.0)
                 spl["pixel_hidden" if flats[g][b, j] else "pixel_visible"].append(score)
     t_eval = time.perf_counter() - start - t_train
@@ -525,7 +529,8 @@ def _random_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict],
                          "level_name": f"latents, level {lvl}" if lvl < depth else "pixels (own noise)",
                          "p_in_a_mc": p_a, "p_in_c_mc": p_c,
                          "p_in_a_eval": float(np.mean(pred_eval[(u, r, lvl)])),
-                         "r2": _summary(per_level[(u, r, lvl)])})
+                         "r2": _summary(per_level[(u, r, lvl)]),
+                         "r2_by_seed": [float(np.mean(per_seed[(u, r, lvl, k)])) for k in range(params.random_seeds)]})
     split_rows = [{"unit": u, "ratio": r, **{part: _summary(vals) for part, vals in parts.items()}}
                   for (u, r), parts in split.items()]
     log.append(f"random masks: {len(members)} models trained in {t_train:.1f} s, measured in {t_eval:.1f} s")
