@@ -73,6 +73,8 @@ class Section36Params(Params):
     n_images: int | None = knob(None, "training images per run (None: the PretrainingParams default)")
     batch_size: int | None = knob(None, "global batch (None: the PretrainingParams default)")
     suite: Literal["sweep", "smoke"] = knob("sweep", "evaluation suite per run: sweep or smoke")
+    theorem2_profile: Literal["smoke", "default", "paper"] = knob(
+        "default", "profile of the Theorem 2 chapter whose subtree-mask encoders S2d reads (its run cache)")
 
     def check(self) -> None:
         for name in ("suggestions", "seeds"):
@@ -258,6 +260,7 @@ def decide_subtree(random_rows: Sequence[dict[str, Any]], subtree_unit: int = 2,
         diffs = (np.asarray(a[:len(b)]) - np.asarray(b[:len(a)])) * np.sign(delta)
         comps.append({"comparison": f"ratio {ratio}, level {level}: R² {'higher' if delta > 0 else 'lower'} with "
                                     f"subtree masks (P(z in A) {sub['p_in_a_mc']:.2f} vs {base['p_in_a_mc']:.2f})",
+                      "ratio": ratio, "level": level, "p_subtree": sub["p_in_a_mc"], "p_random": base["p_in_a_mc"],
                       **paired_outcome(diffs)})
     return {"claim": SUBTREE_RULE.claim, "suggestion": SUBTREE_RULE.suggestion, "statement": SUBTREE_RULE.statement,
             "verdict": verdict([c["outcome"] for c in comps]), "comparisons": comps}
