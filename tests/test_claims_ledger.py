@@ -1,0 +1,97 @@
+"""The claims ledger (book/claims.md) against the recorded results: a verdict typed into the ledger
+must be the verdict the decision rules compute from the committed record, and a row whose record is
+missing, stale or short of seeds must say "open". A finished recording therefore fails this test
+until the ledger is brought up to date, and a ledger can never claim more than its record holds."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mae_hlvm.experiments import section36, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_NAMES = {"shapes": "shapes", "fashion_mnist": "Fashion-MNIST"}
+SWEEP_ROWS = ("E1", "E2", "E3", "E4", "E7", "E8", "E9")
+SECTION36_ROWS = {"S1": ("S1",), "S2": ("S2a", "S2b", "S2c"), "S3": ("S3",)}
+
+
+def ledger_verdicts(text: str) -> dict[str, str]:
+    """{row id: its verdict cell} of every table row of the ledger."""
+    out = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"[A-Z]\d+[a-z]?", cells[0]):
+            out[cells[0]] = cells[-1]
+    return out
+
+
+def expected_sweep(record: sweep.Recorded | None) -> dict[str, str | None]:
+    """Per E-row: the verdict text the ledger must carry ("shapes: ...; Fashion-MNIST: ..."), or
+    None where the record cannot decide it yet (the ledger must say "open")."""
+    if record is None or record.stale:
+        return {row: None for row in SWEEP_ROWS}
+    frame = record.frame()
+    frame = frame[frame["kind"] == "pretrained"]
+    seeds = {d: frame[frame["data"] == d]["seed"].nunique() for d in sweep.DATASETS}
+    if min(seeds.values()) < sweep.MIN_SEEDS:
+        return {row: None for row in SWEEP_ROWS}
+    patch = record.params.patch
+    verdicts = {d: {v["claim"]: v["verdict"] for v in sweep.decide(frame, d, patch)} for d in sweep.DATASETS}
+    return {row: "; ".join(f"{DATA_NAMES[d]}: {verdicts[d][row]}" for d in sweep.DATASETS) for row in SWEEP_ROWS}
+
+
+def expected_section36(record: section36.Recorded | None) -> dict[str, str | None]:
+    if record is None or record.stale:
+        return {row: None for row in SECTION36_ROWS}
+    frame = record.frame()
+    decided = {v["claim"]: v for v in section36.decide(frame)}
+    out: dict[str, str | None] = {}
+    for row, claims in SECTION36_ROWS.items():
+        got = [decided.get(c) for c in claims]
+        if any(g is None or g["verdict"].startswith(("not decided", "not measured")) for g in got):
+            out[row] = None
+        else:
+            out[row] = "; ".join(f"{c}: {g['verdict']}" for c, g in zip(claims, got))
+    return out
+
+
+def _check(ledger: dict[str, str], expected: dict[str, str | None], source: str) -> None:
+    for row, want in expected.items():
+        cell = ledger[row]
+        if want is None:
+            assert cell.startswith("open"), (
+                f"claims.md row {row} says {cell!r}, but {source} cannot decide it yet: it must say 'open'")
+        else:
+            assert cell.startswith(want), (
+                f"claims.md row {row} says {cell!r}; the rules on {source} give {want!r}: update the ledger")
+
+
+@pytest.fixture(scope="module")
+def ledger() -> dict[str, str]:
+    return ledger_verdicts((ROOT / "book" / "claims.md").read_text())
+
+
+def test_the_ledger_has_every_row_the_records_decide(ledger):
+    assert set(SWEEP_ROWS) | set(SECTION36_ROWS) <= set(ledger)
+
+
+def test_sweep_rows_match_the_recorded_sweep(ledger):
+    path = ROOT / "book" / "recorded" / "sweep_cpu.json"
+    _check(ledger, expected_sweep(sweep.load_recorded(path) if path.is_file() else None), str(path.name))
+
+
+def test_section36_rows_match_the_recorded_run(ledger):
+    path = ROOT / "book" / "recorded" / "section36_cpu.json"
+    _check(ledger, expected_section36(section36.load_recorded(path) if path.is_file() else None), str(path.name))
+
+
+def test_the_check_itself_catches_a_ledger_ahead_of_its_record():
+    # a ledger that claims a verdict the record cannot back fails; "open" passes
+    with pytest.raises(AssertionError, match="must say 'open'"):
+        _check({"E4": "supported"}, {"E4": None}, "a record")
+    _check({"E4": "open (pending)"}, {"E4": None}, "a record")
+    with pytest.raises(AssertionError, match="update the ledger"):
+        _check({"E4": "open"}, {"E4": "shapes: supported; Fashion-MNIST: undecided"}, "a record")
+    assert ledger_verdicts("| E4 | claim | evidence | open (x) |\n| # | a | b | c |") == {"E4": "open (x)"}
