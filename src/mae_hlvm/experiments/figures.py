@@ -204,6 +204,9 @@ def cost_panels(frame: Any, ratios: Sequence[float] | None = None):
     right.set_title("reconstruction loss against cost", fontsize=9)
     if right.get_legend_handles_labels()[0]:
         right.legend(fontsize=8)
+    else:  # runs trained before the monitor existed have no curve
+        right.text(0.5, 0.5, "no run with a monitor curve", ha="center", va="center", transform=right.transAxes,
+                   fontsize=9, color="0.4")
     fig.tight_layout()
     plt.close(fig)
     return fig
