@@ -320,6 +320,8 @@ CASES: list[Case] = [
          lambda w: pretrain(cfg(mask_kind="object", mask_unit=None, steps=1), images()), DataError, "[N, 4, 16, 16]"),
     Case("mae", "monitor-every-negative", lambda w: cfg(monitor_every=-1), ConfigError, "monitor_every = -1"),
     Case("mae", "monitor-ratio-one", lambda w: cfg(monitor_ratio=1.0), ConfigError, "monitor_ratio = 1.0"),
+    Case("mae", "monitor-ratio-leaves-nothing", lambda w: cfg(monitor_every=1, monitor_ratio=0.99), ConfigError,
+         "monitor_ratio = 0.99"),
     Case("mae", "monitor-images-wrong-channels",
          lambda w: pretrain(cfg(monitor_every=1, steps=1), images(), monitor_images=images()[:, :1]), DataError,
          "monitor_images (8, 1, 16, 16)"),

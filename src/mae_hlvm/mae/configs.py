@@ -262,6 +262,12 @@ class PretrainConfig:
         except ValueError as err:
             raise ConfigError(f"PretrainConfig.mask_unit = {self.mask_unit!r}, mask_ratio = {self.mask_ratio!r} "
                               f"on {self.model} ({mc.img_size} px, patch {mc.patch_size}): {err}") from None
+        if self.monitor_every:  # the monitor's mask, one-patch units, must also hide and keep a patch
+            try:
+                num_kept_units(make_grid(mc.img_size, mc.patch_size, None).num_units, self.monitor_ratio)
+            except ValueError as err:
+                raise ConfigError(f"PretrainConfig.monitor_ratio = {self.monitor_ratio!r} on {self.model} "
+                                  f"({mc.img_size} px, patch {mc.patch_size}): {err}") from None
 
     def model_config(self) -> MAEConfig:
         return model_config(self.model, **self.model_overrides)
