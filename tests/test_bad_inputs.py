@@ -316,6 +316,7 @@ CASES: list[Case] = [
     Case("mae", "progress-every-inf", lambda w: cfg(progress_every_s=math.inf), ConfigError, "inf"),
     Case("mae", "compile-string", lambda w: cfg(compile="yes"), ConfigError, "'yes'"),
     Case("mae", "mask-kind-unknown", lambda w: cfg(mask_kind="blocks"), ConfigError, "'blocks'"),
+    Case("mae", "object-min-share-one", lambda w: cfg(object_min_share=1.0), ConfigError, "object_min_share = 1.0"),
     Case("mae", "object-masks-without-object-channel",
          lambda w: pretrain(cfg(mask_kind="object", mask_unit=None, steps=1), images()), DataError, "[N, 4, 16, 16]"),
     Case("mae", "monitor-every-negative", lambda w: cfg(monitor_every=-1), ConfigError, "monitor_every = -1"),

@@ -1,6 +1,7 @@
 """The experiments layer end to end at toy size: pretraining runs through the cache, the suite."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -37,6 +38,9 @@ def test_a_run_is_trained_once_then_loaded(cache):
     assert first.monitor and first.monitor[-1][0] == TOY.steps and first.monitor[-1][1] > 0
     assert first.step_seconds > 0 and first.images_per_s == pytest.approx(TOY.batch_size / first.step_seconds)
     assert "monitor_every" not in TOY.cache_config()["pretrain_config"]
+    assert first.monitor_ratio == again.monitor_ratio == P.MONITOR_RATIO
+    late = dataclasses.replace(first, history=first.history[1:])  # resumed into the monitor: not comparable
+    assert late.monitor == []
 
 
 def test_changing_one_parameter_is_another_run(cache):
@@ -44,6 +48,19 @@ def test_changing_one_parameter_is_another_run(cache):
     b = P.run(TOY.replace(steps=0, seed=1), cache)
     assert a.folder != b.folder and not _same_weights(a.model, b.model)
     assert a.history == [] and a.train_seconds == 0.0
+
+
+def test_options_enter_the_key_only_where_they_act():
+    # an option added after runs were cached keeps their keys while it is off, and a setting that only
+    # acts for one mask kind enters the key only for that kind
+    base = P.PretrainingParams().cache_config()
+    for k in ("ignore_boundary_px", "mask_kind", "superpixel_segments", "object_min_share"):
+        assert k not in base["params"] and k not in base["pretrain_config"]
+    sp = P.PretrainingParams(data="fashion_mnist", mask_kind="superpixel").cache_config()
+    assert "superpixel_segments" in sp["params"] and "object_min_share" not in sp["params"]
+    obj = P.PretrainingParams(mask_kind="object").cache_config()
+    assert obj["params"]["object_min_share"] == 0.0 and obj["pretrain_config"]["object_min_share"] == 0.0
+    assert P.PretrainingParams(mask_kind="object", object_min_share=0.5).cache_config() != obj
 
 
 def test_untrained_run_is_the_initialisation_pretrain_starts_from(cache):

@@ -12,12 +12,16 @@ MICRO = dict(img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2,
              decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 
 
-def test_object_patches_by_majority_of_pixels():
+def test_object_patches_are_every_patch_the_object_touches_or_a_share_of_it():
     objects = torch.zeros(1, 8, 8, dtype=torch.bool)
     objects[0, :4, :4] = True          # patch (0, 0) whole
-    objects[0, :2, 4:8] = True         # patch (0, 1) half: counts
-    objects[0, 4:5, 0:4] = True        # patch (1, 0) a quarter: does not
-    assert object_patches(objects, 4).tolist() == [[True, True, False, False]]
+    objects[0, :2, 4:8] = True         # patch (0, 1) half
+    objects[0, 4:5, 0:4] = True        # patch (1, 0) a quarter
+    assert object_patches(objects, 4).tolist() == [[True, True, True, False]]          # any pixel
+    assert object_patches(objects, 4, 0.3).tolist() == [[True, True, False, False]]    # more than 30 %
+    assert object_patches(objects, 4, 0.5).tolist() == [[True, False, False, False]]   # more than half
+    with pytest.raises(ValueError, match="min_share = 1.0"):
+        object_patches(objects, 4, 1.0)
 
 
 def test_object_first_then_background_with_the_exact_count():
@@ -40,6 +44,9 @@ def test_object_masks_on_rendered_shapes_match_random_masking_counts():
         obj = object_patches(x[:, 3] > 0.5, 4)
         # no background patch is removed while an object patch is kept
         assert not ((m & ~obj).any(1) & (~m & obj).any(1)).any()
+    # at 0.75 every image's object fits in the removed count: the whole object is hidden, always
+    m = object_masks(x[:, 3] > 0.5, 4, 0.75, torch.Generator().manual_seed(1))
+    assert (m | ~object_patches(x[:, 3] > 0.5, 4)).all()
 
 
 def test_training_with_object_masks_and_its_refusals(tmp_path):

@@ -73,6 +73,8 @@ def test_time_to_common_loss_is_the_worse_arms_final_loss_reached():
     assert [r.get("steps_to_loss") for r in out] == [20, 40, None]
     assert [r.get("seconds_to_loss") for r in out] == [10.0, 80.0, None]
     assert "seconds_to_loss" not in rows[0]  # the input rows are left as they were
+    other_mask = [{**rows[0], "monitor_ratio": 0.5}, {**rows[1], "monitor_ratio": 0.75}]
+    assert "seconds_to_loss" not in section36.time_to_common_loss(other_mask)[0]  # not comparable
     s3 = next(r for r in section36.RULES if r.claim == "S3")
     assert ("seconds_to_loss", -1) in s3.moves
 
@@ -101,7 +103,8 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
             return pd.DataFrame(self.rows)
     rec = Rec()
     rec.rows = old
-    label, runs = section36.cost_runs(pd.DataFrame(rows), rec)
+    assert section36.cost_runs(pd.DataFrame(rows), rec)[0] == "this execution"  # curves first
+    label, runs = section36.cost_runs(pd.DataFrame(rows[-1:]), rec)
     assert label.startswith("the recorded sweep") and len(runs) == 3
     assert section36.cost_summary(runs) == pytest.approx({"n_speed": 1, "ips_low": 110.0, "ips_high": 190.0,
                                                           "speedup": 190 / 110, "n_curves": 0})

@@ -24,7 +24,7 @@ from ..mae.checkpoint import load_checkpoint, load_pretrained, model_payload, sa
 from ..mae.configs import PRESETS, PretrainConfig
 from ..mae.masking import MaskGrid, effective_mask_ratio, make_grid, num_kept_units
 from ..mae.model import MaskedAutoencoder
-from ..mae.train import CHECKPOINT_NAME, pretrain, step_seconds
+from ..mae.train import CHECKPOINT_NAME, MONITOR_IMAGES, pretrain, step_seconds
 from .cache import CachedRun, RunCache
 from .params import Params, ParamsError, knob
 
@@ -33,13 +33,16 @@ KIND = "pretraining"
 # common mask, so that runs at different ratios can be compared by time to a given loss. It does not
 # change the trajectory and is not in the key; runs trained before it existed (2026-11-27) lack it.
 MONITOR_POINTS = 24   # monitored steps per run
-MONITOR_RATIO = 0.75  # the common mask: the sweep's reconstruction metrics use the same ratio
-MONITOR_IMAGES = 256  # the first held-out images
+# The common mask's ratio: halfway between the extremes that suggestion 3 sets side by side (0.1 and
+# 0.9), so that neither meets a mask further from its training masks than the other does.
+MONITOR_RATIO = 0.5
 HELDOUT_SEED_OFFSET = 10_000  # held-out images are drawn with seed + this: never seen in training
 # options added after runs were cached, with the value that means "off": left out of the key when off
 OFF_BY_DEFAULT: dict[str, Any] = {"ignore_boundary_px": 0, "mask_kind": "random"}
 # settings that only matter when an option is on: left out of the key while it is off
 ONLY_WHEN: dict[str, tuple[str, Any]] = {"superpixel_segments": ("mask_kind", "random")}
+# settings that only matter for one value of an option: left out of the key for every other value
+ONLY_FOR: dict[str, tuple[str, Any]] = {"object_min_share": ("mask_kind", "object")}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class PretrainingParams(Params):
     mask_kind: Literal["random", "superpixel", "object"] = knob(
         "random", "random units (MAE), whole superpixels, or the known object first (shapes)")
     superpixel_segments: int = knob(16, "SLIC superpixels per image (mask_kind superpixel)")
+    object_min_share: float = knob(0.0, "object masks: a patch is the object's when more than this share of "
+                                         "it is (0: every patch the object touches)")
 
     def check(self) -> None:
         self._require(self.model in PRESETS, "model", f"must be one of {', '.join(PRESETS)}")
@@ -82,6 +87,8 @@ class PretrainingParams(Params):
                       f"one batch cannot be filled from n_images = {self.n_images}")
         self._require(self.data != "fashion_mnist" or self.img_size >= 28, "img_size",
                       "Fashion-MNIST images are 28 px: img_size must be >= 28")
+        self._require(0.0 <= self.object_min_share < 1.0, "object_min_share",
+                      "must lie in [0, 1) (0: every patch the object touches)")
         self._require(self.mask_kind != "object" or self.data == "shapes", "mask_kind",
                       f"object masks need the known objects of the shapes renderer; {self.data} has none "
                       "(superpixel masks estimate the structure of real images)")
@@ -119,7 +126,8 @@ class PretrainingParams(Params):
                               warmup_steps=self.warmup_steps, blr=self.blr, weight_decay=self.weight_decay,
                               augment=self.augment, amp=self.amp, seed=self.seed,
                               ignore_boundary_px=self.ignore_boundary_px, mask_kind=self.mask_kind,
-                              superpixel_segments=self.superpixel_segments, **io)
+                              superpixel_segments=self.superpixel_segments,
+                              object_min_share=self.object_min_share, **io)
 
     def cache_config(self) -> dict[str, Any]:
         """What the run cache hashes: these parameters and the full training configuration they resolve
@@ -133,6 +141,9 @@ class PretrainingParams(Params):
         for d in (cfg, params):
             for k, (switch, off) in ONLY_WHEN.items():
                 if d.get(switch) == off:
+                    d.pop(k, None)
+            for k, (switch, on) in ONLY_FOR.items():
+                if d.get(switch) != on:
                     d.pop(k, None)
             for k, off in OFF_BY_DEFAULT.items():
                 if d.get(k) == off:
@@ -152,6 +163,7 @@ class PretrainingRun:
     train_seconds: float               # seconds of training, summed over resumptions
     reused: bool                       # True: loaded from the cache, no training in this call
     cached: CachedRun
+    monitor_ratio: float | None = None  # ratio of the monitor's common mask, from the run's own configuration
 
     @property
     def folder(self) -> Path:
@@ -179,9 +191,13 @@ class PretrainingRun:
 
     @property
     def monitor(self) -> list[tuple[int, float]]:
-        """(step, monitor loss): held-out images under the common mask (see MONITOR_RATIO); empty for
-        runs trained before the monitor existed."""
-        return [(int(h["step"]), float(h["monitor_loss"])) for h in self.history if "monitor_loss" in h]
+        """(step, monitor loss): the first MONITOR_IMAGES held-out images under the common mask (ratio
+        :attr:`monitor_ratio`). Empty for runs trained before the monitor existed, and for runs whose
+        curve does not start at the first monitored step (a run begun without it and resumed with it:
+        its time to a loss would be read late)."""
+        curve = [(int(h["step"]), float(h["monitor_loss"])) for h in self.history if "monitor_loss" in h]
+        return curve if curve and curve[0][0] <= monitor_every(self.params.steps) else []
+
 
 
 def training_images(params: PretrainingParams) -> torch.Tensor:
@@ -242,5 +258,7 @@ def run(params: PretrainingParams, cache: RunCache | None = None, device: str = 
                              train_seconds=history[-1]["seconds"] if history else 0.0,
                              final_loss=history[-1]["loss"] if history else None)
     eff = effective_mask_ratio(params.grid(), params.mask_ratio)
+    trained_with = state.get("config") or {}  # what the run was trained with (the monitor is not in the key)
+    monitor_ratio = trained_with.get("monitor_ratio") if trained_with.get("monitor_every") else None
     return PretrainingRun(params, model, list(state.get("history", [])), eff, found.record["heldout"],
-                          found.record["train_seconds"], reused, found)
+                          found.record["train_seconds"], reused, found, monitor_ratio)

@@ -170,7 +170,8 @@ def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
         rows.append({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
                      "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
                      "train_seconds": r.train_seconds, "step_seconds": r.step_seconds,
-                     "images_per_s": r.images_per_s, "monitor": r.monitor or None, **metric_values(res)})
+                     "images_per_s": r.images_per_s, "monitor": r.monitor or None,
+                     "monitor_ratio": r.monitor_ratio if r.monitor else None, **metric_values(res)})
     return SweepResult(params, rows, trained, time.perf_counter() - t0, train_seconds)
 
 
@@ -309,9 +310,11 @@ def verdict(outcomes: Sequence[str]) -> str:
         return f"not decided (fewer than {MIN_SEEDS} seeds)"
     if any(o == "reversed" for o in outcomes):
         return "contradicted"
-    if all(o == "holds" for o in outcomes if o != "missing"):
-        return "supported"
-    return "partly supported" if any(o == "holds" for o in outcomes) else "undecided"
+    measured = [o for o in outcomes if o != "missing"]
+    gap = "" if len(measured) == len(outcomes) else f" ({len(measured)} of {len(outcomes)} comparisons measured)"
+    if all(o == "holds" for o in measured):
+        return "supported" + gap
+    return ("partly supported" if any(o == "holds" for o in measured) else "undecided") + gap
 
 
 def decide(frame, data: str, patch: int, rules: Sequence[Rule] = RULES) -> list[dict[str, Any]]:

@@ -53,6 +53,8 @@ _HELP = {
     "mask_kind": "random (MAE's masks) | superpixel (whole SLIC superpixels) | object (the shapes' known object "
                  "first); the same number of patches",
     "superpixel_segments": "SLIC superpixels per image for --mask-kind superpixel",
+    "object_min_share": "for --mask-kind object: a patch is the object's when more than this share of its "
+                        "pixels is (0: every patch the object touches, so the whole object is hidden)",
     "progress_every_s": "seconds between progress lines on stderr (0: none); for logs of long runs",
     "overwrite": "start a new run even if --output-dir holds one (its checkpoint and metrics are replaced)",
     "monitor_every": "steps between monitor losses (the first 256 training images under one fixed mask, logged "

@@ -200,6 +200,7 @@ class PretrainConfig:
     ignore_boundary_px: int = 0                   # leave removed pixels this close to a visible one out of the loss
     mask_kind: str = "random"                     # random (MAE) | superpixel (whole SLIC superpixels) | object (known object first), same count
     superpixel_segments: int = 16                 # SLIC superpixels per image (mask_kind superpixel)
+    object_min_share: float = 0.0                 # object patch: more than this share on the object (0: any pixel)
     monitor_every: int = 0                        # steps between losses on fixed images at one common mask; 0 = none
     monitor_ratio: float = 0.75                   # ratio of that common mask (random one-patch units, drawn once)
 
@@ -237,6 +238,8 @@ class PretrainConfig:
             ("ignore_boundary_px", self.ignore_boundary_px >= 0, "must be >= 0 (0: MAE's loss on every removed pixel)"),
             ("mask_kind", self.mask_kind in MASK_KINDS, f"must be one of {', '.join(MASK_KINDS)}"),
             ("superpixel_segments", self.superpixel_segments >= 2, "must be >= 2"),
+            ("object_min_share", 0.0 <= self.object_min_share < 1.0,
+             "must lie in [0, 1) (0: every patch the object touches counts as object)"),
             ("monitor_every", self.monitor_every >= 0, "must be >= 0 (0: no monitor loss)"),
             ("monitor_ratio", 0.0 < self.monitor_ratio < 1.0, "must lie strictly between 0 and 1"),
         ]

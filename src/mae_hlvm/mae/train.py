@@ -35,7 +35,8 @@ METRICS_NAME = "metrics.jsonl"
 # config fields that do not change the trajectory: may differ between a run and its resumption
 _RESUME_FREE = {"output_dir", "checkpoint_every", "log_every", "progress", "progress_every_s", "num_workers", "device",
                 "compile", "overwrite", "monitor_every", "monitor_ratio"}
-# images the monitor loss is computed on when pretrain is not given any (the first training images)
+# images of the monitor loss when pretrain is given none (the first training images); the experiments
+# layer gives it this many held-out images
 MONITOR_IMAGES = 256
 # values of a tensor hashed into its fingerprint: a strided sample, so that every image contributes
 FINGERPRINT_VALUES = 65536
@@ -361,7 +362,7 @@ def _step_mask(config: PretrainConfig, grid: MaskGrid, x: torch.Tensor, step: in
     if config.mask_kind == "object":
         from .object_masks import object_masks
 
-        return object_masks(objects.cpu(), patch, config.mask_ratio, gen)
+        return object_masks(objects.cpu(), patch, config.mask_ratio, gen, config.object_min_share)
     if config.mask_kind == "superpixel":
         from .superpixel import superpixel_masks
 
