@@ -75,10 +75,20 @@ def test_lower_is_better_metrics_flip_the_sign():
     assert S.compare(_frame([0.1, 0.1, 0.1], [0.2, 0.3, 0.25], "mse"), c, "shapes", patch=2)["outcome"] == "holds"
 
 
+def test_a_metric_another_dataset_has_is_missing_not_undecided():
+    # shapes rows create the shape-bias column; Fashion-MNIST rows hold NaN there: not measured
+    f = _frame([0.6, 0.7, 0.65], [0.5, 0.55, 0.6], "shape_bias")
+    fm = f.assign(data="fashion_mnist", shape_bias=float("nan"))
+    c = S.Comparison("shape_bias", (0.75, 1), (0.1, 1))
+    assert S.compare(pd.concat([f, fm]), c, "fashion_mnist", patch=2)["outcome"] == "missing"
+    assert S.compare(pd.concat([f, fm]), c, "shapes", patch=2)["outcome"] == "holds"
+
+
 @pytest.mark.parametrize("outcomes, expected", [
     (["holds", "holds"], "supported"), (["holds", "reversed"], "contradicted"),
     (["holds", "undecided"], "partly supported"), (["undecided"], "undecided"),
     (["missing"], "not measured"), (["holds", "too few seeds"], "not decided (fewer than 3 seeds)"),
+    (["holds", "missing"], "supported (1 of 2 comparisons measured)"),
 ])
 def test_verdicts(outcomes, expected):
     assert S.verdict(outcomes) == expected

@@ -145,6 +145,22 @@ def test_reconstruct_panels(micro):
     torch.testing.assert_close(rn["recon"], npm.unpatchify(expect))
 
 
+def test_reconstruct_unmasked_decodes_every_patch_from_all_of_them(micro):
+    # the paper's Figure 5 protocol: nothing removed, the decoder predicts every patch. It equals the
+    # masked path's prediction for a patch when that path keeps every token (all ids kept, no mask token)
+    x = torch.rand(2, 3, 16, 16)
+    rec = micro.reconstruct_unmasked(x)
+    L = micro.cfg.num_patches
+    ids = torch.arange(L).expand(2, L)
+    out = micro.forward_from_indices(x, ids, ids, torch.zeros(2, L))
+    assert rec.shape == x.shape
+    torch.testing.assert_close(rec, micro.unpatchify(out.pred))
+    # it depends on every patch: change one patch, and the prediction of another changes
+    y = x.clone()
+    y[:, :, :8, :8] = 0
+    assert not torch.allclose(micro.reconstruct_unmasked(y)[:, :, 8:, 8:], rec[:, :, 8:, 8:])
+
+
 # ---------------------------------------------------------------- official layout, independent math
 def official_state_dict(D=32, depth=2, Dd=16, ddepth=1, p=4, C=3, L=16, hidden=4, seed=0):
     """Random tensors under facebookresearch/mae's key names (written out here, not taken from our model)."""

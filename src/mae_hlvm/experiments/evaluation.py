@@ -7,6 +7,8 @@ evaluation images of the suite (drawn with seeds pretraining never used):
 name               what                                                            paper
 =================  ==============================================================  ==========
 reconstruction     SSIM / FSIM / PSNR / MSE of reconstructions, visible pasted back  Figure 5
+recon_unmasked     the same of the decoder's output for unmasked images (the paper's  Figure 5
+                   protocol: "the validation set without masking")
 attention          share of the last layer's CLS attention on the object            Figures 6-7
 tsne               2-D t-SNE embedding of test features                             Figure 8
 probe              linear probe top-1 (LARS, MAE protocol; or logistic)             Table 1
@@ -39,7 +41,7 @@ from .params import Params, knob
 from .pretraining import PretrainingRun
 
 EVALUATIONS: tuple[str, ...] = ("reconstruction", "attention", "tsne", "probe", "robustness", "shape_bias",
-                                "transfer", "identifiability")
+                                "transfer", "identifiability", "recon_unmasked")
 NEEDS_PROBE = ("robustness", "shape_bias")
 # latents whose R² is meaningful: circular ones (angles, phase) and categorical ones are left out
 IDENTIFIABLE_LATENTS: tuple[str, ...] = ("object_color", "background_color", "light_strength", "position", "scale",
@@ -97,7 +99,7 @@ class EvaluationParams(Params):
 # sets, cue-conflict images, boxes or known latents
 APPLICABLE: dict[str, tuple[str, ...]] = {
     "shapes": EVALUATIONS,
-    "fashion_mnist": ("reconstruction", "attention", "tsne", "probe"),
+    "fashion_mnist": ("reconstruction", "attention", "tsne", "probe", "recon_unmasked"),
 }
 FOREGROUND = 0.05  # a Fashion-MNIST pixel above this grey level is part of the garment
 
@@ -231,6 +233,9 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
         if name == "reconstruction":
             out[name] = _timed(seconds, name, lambda: _reconstruction(model, sets.test.images[:suite.recon_n],
                                                                       ratio, unit, suite.seed))
+        elif name == "recon_unmasked":
+            out[name] = _timed(seconds, name, lambda: ev.summarize(ev.evaluate_reconstruction(
+                model.reconstruct_unmasked, sets.test.images[:suite.recon_n], batch_size=250)))
         elif name == "attention":
             out[name] = _timed(seconds, name, lambda: _attention(model, sets.test))
         elif name == "tsne":

@@ -292,6 +292,21 @@ class MaskedAutoencoder(nn.Module):
                     mask_pixels=mask_px[:, :1], loss=out.loss)
 
 
+    def reconstruct_unmasked(self, imgs: torch.Tensor) -> torch.Tensor:
+        """The decoder's prediction of every patch when the encoder sees all of them: [N, C, H, W] ->
+        [N, C, H, W], in the input's value space (``norm_pix_loss`` predictions mapped back as in
+        :meth:`reconstruct`). This is the paper's protocol for its Figure 5 ("the validation set
+        without masking"); MAE's loss never scores a visible patch, so it asks the decoder for
+        something training never asked of it."""
+        n, L = imgs.shape[0], self.cfg.num_patches
+        ids = torch.arange(L, device=imgs.device).expand(n, L)             # keep all, in patch order
+        pred = self.forward_decoder(self.forward_encoder(imgs, ids), ids).float()  # [N, L, p*p*C]
+        if self.cfg.norm_pix_loss:
+            t = self.patchify(imgs).float()
+            pred = pred * (t.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5 + t.mean(dim=-1, keepdim=True)
+        return self.unpatchify(pred).to(imgs.dtype)
+
+
 def create_mae(name: str = "mae_tiny", **overrides: Any) -> MaskedAutoencoder:
     """A freshly initialised preset (``mae_tiny``, ``mae_vit_base_patch16``, ``mae_vit_base_patch8``, ...),
     with any :class:`MAEConfig` field overridden, e.g. ``create_mae("mae_tiny", in_chans=1, img_size=28)``."""
