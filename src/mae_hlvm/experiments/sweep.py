@@ -268,7 +268,8 @@ RULES: tuple[Rule, ...] = (
           _c("silhouette", (0.75, 2), (0.75, 1)))),
     Rule("E4", "Table 1: linear probing peaks at ratio 0.75 (above 0.1, 0.5 and 0.9).",
          (_c("probe", (0.75, 1), (0.1, 1)), _c("probe", (0.75, 1), (0.5, 1)), _c("probe", (0.75, 1), (0.9, 1)))),
-    Rule("E5u", "Table 1, units (the table, not the text): probing improves with the unit (2 patches above 1).",
+    Rule("E5u", "Table 1, units: probing improves from 1 to 2 patches (8 to 16 px, where the paper's text and "
+                "table agree; they disagree at 4 patches, E5, which the CPU sweep does not run).",
          (_c("probe", (0.75, 2), (0.75, 1)),)),
     Rule("E7", "Table 1 right: robustness follows the probe (0.75 above 0.1 and 0.9).",
          (_c("robustness", (0.75, 1), (0.1, 1)), _c("robustness", (0.75, 1), (0.9, 1)))),
