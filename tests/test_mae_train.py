@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mae_hlvm.data import DataError
-from mae_hlvm.mae import ConfigError, PretrainConfig, list_configs, lr_at, plot_history, pretrain, read_metrics
+from mae_hlvm.mae import CheckpointError, ConfigError, PretrainConfig, list_configs, lr_at, plot_history, pretrain, read_metrics
 from mae_hlvm.mae.cli import build_parser, main
 from mae_hlvm.mae.train import augment_batch, build_optimizer, step_seconds, steps_to_loss
 
@@ -81,6 +81,25 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, images):
         assert torch.equal(resumed.model.state_dict()[k], v), k
     assert read_metrics(tmp_path / "cut") == resumed.history  # jsonl mirrors history across the resume
     assert full.effective_mask_ratio == 0.5 and full.history[0]["mask_ratio"] == 0.5
+
+
+def test_a_checkpoint_from_before_a_config_field_existed_resumes(tmp_path, images):
+    # a checkpoint written before a PretrainConfig field was added lacks it; it trained with the
+    # field's default, so resuming with the default is the same run (a different value is refused)
+    from mae_hlvm.mae.checkpoint import load_checkpoint, save_checkpoint
+
+    pretrain(micro_config(tmp_path), images, until_step=3)
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    del state["config"]["object_min_share"], state["config"]["monitor_every"]
+    save_checkpoint(path, state)
+    assert len(pretrain(micro_config(tmp_path), images, resume=True).history) == 6
+    pretrain(micro_config(tmp_path / "b"), images, until_step=3)
+    state = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    del state["config"]["object_min_share"]
+    save_checkpoint(tmp_path / "b" / "checkpoint.pt", state)
+    with pytest.raises(CheckpointError, match="object_min_share"):
+        pretrain(micro_config(tmp_path / "b", object_min_share=0.5), images, resume=True)
 
 
 def test_resume_refuses_a_different_configuration(tmp_path, images):

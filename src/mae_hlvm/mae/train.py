@@ -215,6 +215,8 @@ def _describe_data(r: dict[str, Any]) -> str:
 
 def _check_resume(saved: dict[str, Any], config: PretrainConfig, path: Path) -> None:
     now = config.to_dict()
+    # a field added to PretrainConfig after the checkpoint was written had its default then
+    saved = {**PretrainConfig().to_dict(), **saved}
     diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
     if diff:
         raise CheckpointError(f"cannot resume from {path}: the checkpoint was trained with a different configuration for "
