@@ -178,7 +178,7 @@ def test_recorded_form_round_trips_and_flags_stale(tmp_path):
                                        trained=0, seconds=1.0)
     path = section36.record(result, tmp_path / "s36.json", "python benchmarks/section36_record.py")
     rec = section36.load_recorded(path)
-    assert rec.stale == [] and rec.frame()["probe"].tolist() == [0.3]
+    assert rec.stale == [] and rec.frame()["probe"].tolist() == [0.3] and rec.params == p
     payload = json.loads(path.read_text())
     payload["runs"][0]["params"]["steps"] = 7            # a definition that moved since recording
     path.write_text(json.dumps(payload))

@@ -494,8 +494,15 @@ def record(result: Section36Result, path: str | Path, command: str) -> Path:
 
 @dataclass
 class Recorded:
+    """A recorded run, and whether it still describes the current definitions."""
+
     payload: dict[str, Any]
-    stale: list[str]
+    stale: list[str]        # what differs from what the recorded parameters resolve to today
+
+    @property
+    def params(self) -> Section36Params:
+        """The recorded parameters: the suggestions and the seeds done when it was written."""
+        return Section36Params.from_dict(self.payload["params"])
 
     def frame(self):
         import pandas as pd
