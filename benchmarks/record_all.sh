@@ -1,0 +1,21 @@
+#!/bin/bash
+# Every recorded result of the book, one training at a time, in order: the Section 3.6 suggestions
+# (object, boundary, superpixel: three seeds), the full Section 3.6 record (adds the extreme-ratio
+# pair, which are sweep points), then the sweep (chapter 09's paper profile). Each stage resumes from
+# the run cache, so the script can be stopped and started again at any time; it stops at the first
+# failure instead of starting the next stage beside a broken one. About 12 hours on 2 CPU cores.
+#
+#     nohup benchmarks/record_all.sh > runs/record_all.log 2>&1 &
+#     pkill -STOP -f 'benchmarks/(section36|sweep)_record.py'   # pause for other CPU work, -CONT to go on
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+mkdir -p runs
+step() { echo "[record_all] $(date -u +%FT%TZ) $*"; }
+step "Section 3.6, three suggestions"
+$PY benchmarks/section36_record.py --suggestions object boundary superpixel || { step "failed"; exit 1; }
+step "Section 3.6, all four suggestions"
+$PY benchmarks/section36_record.py || { step "failed"; exit 1; }
+step "the sweep"
+$PY benchmarks/sweep_record.py || { step "failed"; exit 1; }
+step "done"
