@@ -117,6 +117,10 @@ def test_toy_sweep_runs_caches_and_records(tmp_path):
     path = S.record(first, tmp_path / "sweep.json", command="pytest")
     rec = S.load_recorded(path)
     assert rec.stale == [] and rec.params == TOY and rec.frame().shape == frame.shape
+    assert rec.partial() == ""
+    part = S.SweepResult(TOY, first.rows[:2], 0, 0.0, 0.0)    # a recorder stopped half way
+    assert S.load_recorded(S.record(part, tmp_path / "part.json", "pytest")).partial() == (
+        "a partial record, 2 of the 4 runs of the full grid (shapes: seeds [0])")
     payload = json.loads(path.read_text())
     assert {"commit", "machine", "date", "command", "version"} <= set(payload)
 

@@ -190,6 +190,14 @@ class PretrainingRun:
         return self.params.batch_size / t if t else None
 
     @property
+    def cost(self) -> dict[str, Any]:
+        """What the run cost, for a results row: ``step_seconds``, ``images_per_s``, and the monitor
+        curve with the ratio of its mask (``monitor``, ``monitor_ratio``; None without a curve)."""
+        curve = self.monitor
+        return {"step_seconds": self.step_seconds, "images_per_s": self.images_per_s, "monitor": curve or None,
+                "monitor_ratio": self.monitor_ratio if curve else None}
+
+    @property
     def monitor(self) -> list[tuple[int, float]]:
         """(step, monitor loss): the first MONITOR_IMAGES held-out images under the common mask (ratio
         :attr:`monitor_ratio`). Empty for runs trained before the monitor existed, and for runs whose

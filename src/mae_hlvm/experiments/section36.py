@@ -28,6 +28,7 @@ import numpy as np
 
 import mae_hlvm
 
+from ..mae.train import steps_to_loss
 from .cache import RunCache, provenance, write_json
 from .evaluation import evaluate
 from .params import Params, knob
@@ -152,8 +153,7 @@ def run(params: Section36Params, cache: RunCache | None = None, device: str = "c
         res = evaluate(r, params.sweep(p.data).evaluation(), cache)
         rows.append({"suggestion": s, "arm": arm, "data": p.data, "seed": p.seed, "ratio": p.mask_ratio,
                      "train_seconds": r.train_seconds, "final_loss": r.record.get("final_loss"),
-                     "step_seconds": r.step_seconds, "images_per_s": r.images_per_s, "monitor": r.monitor or None,
-                     "monitor_ratio": r.monitor_ratio if r.monitor else None,
+                     **r.cost,
                      "loss_share": _loss_share(r), **metric_values(res), **latent_group_r2(res)})
     return Section36Result(params, time_to_common_loss(rows), trained, time.perf_counter() - t0)
 
@@ -178,7 +178,7 @@ def time_to_common_loss(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         target = max(a["monitor"][-1][1] for a in arms.values())
         for a in arms.values():
-            step = next(s for s, loss in a["monitor"] if loss <= target)
+            step = steps_to_loss([{"step": s, "monitor_loss": loss} for s, loss in a["monitor"]], target)
             a["target_loss"], a["steps_to_loss"] = target, step
             a["seconds_to_loss"] = step * a["step_seconds"]
     return out

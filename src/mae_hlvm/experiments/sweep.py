@@ -173,9 +173,7 @@ def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
         res = evaluate(r, suite, cache)
         rows.append({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
                      "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
-                     "train_seconds": r.train_seconds, "step_seconds": r.step_seconds,
-                     "images_per_s": r.images_per_s, "monitor": r.monitor or None,
-                     "monitor_ratio": r.monitor_ratio if r.monitor else None, **metric_values(res)})
+                     "train_seconds": r.train_seconds, **r.cost, **metric_values(res)})
     return SweepResult(params, rows, trained, time.perf_counter() - t0, train_seconds)
 
 
@@ -392,6 +390,17 @@ class Recorded:
         import pandas as pd
 
         return pd.DataFrame(self.payload["rows"])
+
+    def partial(self) -> str:
+        """"" for a record of the whole grid its parameters name; else what it holds, e.g. "a partial
+        record, 7 of the 42 runs of the full grid (shapes: seeds [0])" (a recorder writes the rows done
+        so far under the full grid's parameters)."""
+        rows, p = self.frame(), self.params
+        n_full = len(p.datasets) * len(p.seeds) * (len(p.grid()) + 1)  # + the untrained twin
+        if len(rows) >= n_full:
+            return ""
+        which = "; ".join(f"{d}: seeds {sorted(set(g.seed))}" for d, g in rows.groupby("data"))
+        return f"a partial record, {len(rows)} of the {n_full} runs of the full grid ({which})"
 
 
 def load_recorded(path: str | Path) -> Recorded:
