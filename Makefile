@@ -22,7 +22,15 @@ test: setup
 
 setup: $(STAMP) system-deps $(MATHJAX)
 
+# The pinned torch is PyPI's x86_64 build, which brings CUDA libraries: the venv takes about 6.2 GB.
+# Check the space first, so a full disk fails here with its figure, not halfway through pip.
+VENV_GB := 6.5
+
 $(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c "import shutil, sys; free = shutil.disk_usage('.').free / 1e9; \
+	sys.exit(0 if free >= $(VENV_GB) else \
+	f'setup: {free:.1f} GB free on the disk of $(CURDIR); the venv needs about $(VENV_GB) GB '\
+	'(torch 2.14.1 with its CUDA libraries). Free some space, then run make again.')"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
