@@ -67,6 +67,21 @@ def test_write_json_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_write_json_gives_the_permissions_of_open(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        C.write_json(tmp_path / "a.json", {"a": 1})
+        with open(tmp_path / "b.json", "w"):
+            pass
+    finally:
+        os.umask(old)
+    mode = {n: stat.S_IMODE((tmp_path / n).stat().st_mode) for n in ("a.json", "b.json")}
+    assert mode["a.json"] == mode["b.json"] == 0o644      # not mkstemp's 0600
+
+
 def test_kind_must_name_a_folder(tmp_path):
     with pytest.raises(ValueError, match="identifier"):
         C.RunCache(tmp_path).folder("../x", {})

@@ -45,4 +45,9 @@ def atomic_temp(path: str | Path, mode: str = "wb"):
     path = Path(path)
     remove_orphan_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file 0600; give it what open() would (0666 less the umask), so a renamed
+    # record or checkpoint is as readable as any other file the user writes (and committable as is)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(fd, 0o666 & ~umask)
     return os.fdopen(fd, mode), tmp

@@ -9,6 +9,7 @@ from the :class:`~.cache.RunCache`, what the chapter shows.
 - ``cache``: content-addressed run folders (``python -m mae_hlvm.experiments.cache list|prune``);
 - ``pretraining``: ``PretrainingParams`` and ``run`` -> a pretrained (or random-init) MAE;
 - ``evaluation``: ``EvaluationParams`` (the evaluation suite) and ``evaluate(model_or_run, suite)``;
+- ``recorded``: the small recorded form of runs too long for ``make book`` (write, read, staleness);
 - ``figures``: image grids, reconstruction panels, attention overlays shared by the chapters.
 """
 from .cache import CacheError, RunCache

@@ -26,10 +26,9 @@ from typing import Any, Callable, Literal, Sequence
 import networkx as nx
 import numpy as np
 
-import mae_hlvm
-
 from ..mae.train import steps_to_loss
-from .cache import RunCache, provenance, write_json
+from . import recorded
+from .cache import RunCache
 from .evaluation import evaluate
 from .params import Params, knob
 from .pretraining import MONITOR_RATIO, PretrainingParams, run as pretraining_run
@@ -483,46 +482,25 @@ RECORD_FORMAT = "mae_hlvm.section36/1"
 
 
 def record(result: Section36Result, path: str | Path, command: str) -> Path:
-    """The rows in the small recorded form, with the resolved configuration of every run."""
+    """The rows in the small recorded form (:mod:`.recorded`), with the resolved configuration of
+    every run."""
     p = result.params
-    payload = {"format": RECORD_FORMAT, "version": mae_hlvm.__version__, "params": p.to_dict(),
-               "runs": [run.cache_config() for _, _, run in p.runs()], "rows": result.rows,
-               "trained_in_this_call": result.trained, "wall_seconds": result.seconds, **provenance(),
-               "command": command}
-    return write_json(path, payload)
+    return recorded.write(path, RECORD_FORMAT, p, {
+        "runs": [run.cache_config() for _, _, run in p.runs()], "rows": result.rows,
+        "trained_in_this_call": result.trained, "wall_seconds": result.seconds}, command)
 
 
-@dataclass
-class Recorded:
-    """A recorded run, and whether it still describes the current definitions."""
+class Recorded(recorded.Recorded):
+    """A recorded Section 3.6 test, and whether it still describes the current definitions."""
 
-    payload: dict[str, Any]
-    stale: list[str]        # what differs from what the recorded parameters resolve to today
-
-    @property
-    def params(self) -> Section36Params:
-        """The recorded parameters: the suggestions and the seeds done when it was written."""
-        return Section36Params.from_dict(self.payload["params"])
-
-    def frame(self):
-        import pandas as pd
-
-        return pd.DataFrame(self.payload["rows"])
+    params_type = Section36Params
 
 
 def load_recorded(path: str | Path) -> Recorded:
     """Read a record and check it against today's definitions (stale when the runs its parameters
     resolve to, or the library version, have changed)."""
-    payload = json.loads(Path(path).read_text())
-    if payload.get("format") != RECORD_FORMAT:
-        raise ValueError(f"{path}: format {payload.get('format')!r}, expected {RECORD_FORMAT!r}")
-    try:
-        params = Section36Params.from_dict(payload["params"])
-    except ValueError as err:
-        return Recorded(payload, [f"its parameters are no longer valid: {err}"])
-    stale = []
-    if [run.cache_config() for _, _, run in params.runs()] != payload["runs"]:
-        stale.append("the runs its parameters resolve to have changed")
-    if payload.get("version") != mae_hlvm.__version__:
-        stale.append(f"it was computed by library version {payload.get('version')}, this is {mae_hlvm.__version__}")
-    return Recorded(payload, stale)
+    def changes(params: Section36Params, payload: dict[str, Any]) -> list[str]:
+        same = [run.cache_config() for _, _, run in params.runs()] == payload["runs"]
+        return [] if same else ["the runs its parameters resolve to have changed"]
+
+    return recorded.read(path, RECORD_FORMAT, Recorded, changes)

@@ -20,16 +20,14 @@ times as much per step on the CPU (``benchmarks/results/sweep_pilot.md``): it is
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-import mae_hlvm
-
-from .cache import RunCache, provenance, write_json
+from . import recorded
+from .cache import RunCache
 from .evaluation import EvaluationParams, evaluate
 from .params import Params, knob
 from .pretraining import PretrainingParams, run as pretraining_run
@@ -365,31 +363,19 @@ RECORD_FORMAT = "mae_hlvm.sweep/1"
 
 
 def record(result: SweepResult, path: str | Path, command: str) -> Path:
-    """Write the sweep's rows in the small recorded form: configuration (the sweep's parameters, the
-    resolved pretraining and suite configurations of its points), commit, machine, date, command."""
+    """Write the sweep's rows in the small recorded form (:mod:`.recorded`): the sweep's parameters,
+    the resolved pretraining and suite configurations of its points, commit, machine, date, command."""
     p = result.params
-    payload = {"format": RECORD_FORMAT, "version": mae_hlvm.__version__, "params": p.to_dict(),
-               "pretraining_config": p.base().cache_config(), "suite": p.evaluation().to_dict(),
-               "rows": result.rows, "trained_in_this_call": result.trained, "wall_seconds": result.seconds,
-               "train_seconds": result.train_seconds, **provenance(), "command": command}
-    return write_json(path, payload)
+    return recorded.write(path, RECORD_FORMAT, p, {
+        "pretraining_config": p.base().cache_config(), "suite": p.evaluation().to_dict(), "rows": result.rows,
+        "trained_in_this_call": result.trained, "wall_seconds": result.seconds,
+        "train_seconds": result.train_seconds}, command)
 
 
-@dataclass
-class Recorded:
+class Recorded(recorded.Recorded):
     """A recorded sweep, and whether it still describes the current definitions."""
 
-    payload: dict[str, Any]
-    stale: list[str]        # what differs from what the recorded parameters resolve to today
-
-    @property
-    def params(self) -> SweepParams:
-        return SweepParams.from_dict(self.payload["params"])
-
-    def frame(self):
-        import pandas as pd
-
-        return pd.DataFrame(self.payload["rows"])
+    params_type = SweepParams
 
     def partial(self) -> str:
         """"" for a record of the whole grid its parameters name; else what it holds, e.g. "a partial
@@ -407,21 +393,12 @@ def load_recorded(path: str | Path) -> Recorded:
     """Read a recorded sweep and check it against today's definitions: the recorded pretraining and
     suite configurations must equal what the recorded parameters resolve to now (a changed default or
     library version makes the record stale, and the book says so instead of showing it as current)."""
-    payload = json.loads(Path(path).read_text())
-    if payload.get("format") != RECORD_FORMAT:
-        raise ValueError(f"{path}: format {payload.get('format')!r}, expected {RECORD_FORMAT!r}")
-    stale = []
-    try:
-        params = SweepParams.from_dict(payload["params"])
-    except ValueError as err:
-        return Recorded(payload, [f"its parameters are no longer valid: {err}"])
-    if params.base().cache_config() != payload["pretraining_config"]:
-        stale.append("the pretraining configuration its parameters resolve to has changed")
-    if params.evaluation().to_dict() != payload["suite"]:
-        stale.append("the evaluation suite has changed")
-    if payload.get("version") != mae_hlvm.__version__:
-        stale.append(f"it was computed by library version {payload.get('version')}, this is {mae_hlvm.__version__}")
-    return Recorded(payload, stale)
+    def changes(params: SweepParams, payload: dict[str, Any]) -> list[str]:
+        return ([] if params.base().cache_config() == payload["pretraining_config"] else
+                ["the pretraining configuration its parameters resolve to has changed"]) + (
+            [] if params.evaluation().to_dict() == payload["suite"] else ["the evaluation suite has changed"])
+
+    return recorded.read(path, RECORD_FORMAT, Recorded, changes)
 
 
 # ------------------------------------------------------------------------------------ the paper's values
