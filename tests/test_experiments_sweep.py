@@ -99,6 +99,15 @@ def test_every_rule_names_known_metrics():
         assert rule.comparisons and all(c.metric in S.METRICS for c in rule.comparisons)
 
 
+def test_relative_robustness_is_shifted_over_iid_accuracy():
+    result = {"robustness": {"IN1K": 0.5, "IN-A": 0.2, "IN-R": 0.3}}
+    assert S.metric_values(result) == pytest.approx({"robustness": 0.25, "robust_relative": 0.5})
+    # the paper's Table 1 at ratio 0.75: mean of the five shifted columns over IN-1K, both in %
+    assert S.paper_value("robust_relative", "ratio", 0.75) == pytest.approx(
+        (54.23 + 18.24 + 25.20 + 3.76 + 15.51) / 5 / 67.41)
+    assert S.paper_value("robust_relative", "unit", 4) > S.paper_value("robust_relative", "unit", 1)
+
+
 def test_toy_sweep_runs_caches_and_records(tmp_path):
     cache = RunCache(tmp_path / "cache")
     first = S.run(TOY, cache, progress=None)
