@@ -142,8 +142,15 @@ def test_subtree_rule_compares_levels_where_algorithm_1_moves_a():
     assert [c["comparison"].split(":")[0] for c in got["comparisons"]] == ["ratio 0.25, level 2"]
     assert got["comparisons"][0]["outcome"] == "holds" and got["verdict"] == "supported"
     assert got["comparisons"][0]["difference"] == pytest.approx(0.3)    # (0.5 - 0.2), signed by P's drop
+    assert section36.subtree_breakdown(got) == {"gone": "1 of 1", "partly": "0 of 0", "reversed": "none"}
     rows[6]["r2_by_seed"] = [0.9, 0.9, 0.9]  # unit 2 holds level 2 better although P(z in A) fell
-    assert section36.decide_subtree(rows)["verdict"] == "contradicted"
+    got = section36.decide_subtree(rows)
+    assert got["verdict"] == "contradicted"
+    assert section36.subtree_breakdown(got) == {"gone": "0 of 1", "partly": "0 of 0",
+                                                "reversed": "ratio 0.25, level 2"}
+    one_seed = [{**r, "r2_by_seed": r["r2_by_seed"][:1]} for r in rows]
+    assert section36.subtree_breakdown(section36.decide_subtree(one_seed))["gone"] == (
+        "none of 1 decided (fewer than 3 seeds)")
 
 
 def test_latent_groups_average_the_named_latents():

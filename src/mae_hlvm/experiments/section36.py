@@ -32,7 +32,7 @@ from .cache import RunCache
 from .evaluation import evaluate
 from .params import Params, knob
 from .pretraining import MONITOR_RATIO, PretrainingParams, run as pretraining_run
-from .sweep import METRICS, SweepParams, mean_interval, metric_values, paired_outcome, verdict
+from .sweep import METRICS, MIN_SEEDS, SweepParams, mean_interval, metric_values, paired_outcome, verdict
 
 SUGGESTIONS: dict[str, str] = {
     "boundary": "boundary-ignoring loss (shapes)",
@@ -269,6 +269,25 @@ def decide_subtree(random_rows: Sequence[dict[str, Any]], subtree_unit: int = 2,
                       **paired_outcome(diffs)})
     return {"claim": SUBTREE_RULE.claim, "suggestion": SUBTREE_RULE.suggestion, "statement": SUBTREE_RULE.statement,
             "verdict": verdict([c["outcome"] for c in comps]), "comparisons": comps}
+
+
+def subtree_breakdown(subtree: dict[str, Any]) -> dict[str, str]:
+    """S2d's comparisons (:func:`decide_subtree`) in the two groups the theory tells apart: ``gone``,
+    levels that leave A under every subtree mask (Algorithm 1 then forbids the encoder nothing but
+    predicts the drop outright), and ``partly``, levels that leave A for part of the masks only.
+    Each as "k of n" comparisons that hold (or "none of n decided" below ``MIN_SEEDS`` seeds), and
+    ``reversed``: the reversed comparisons' ratio and level, or "none"."""
+    comps = subtree["comparisons"]
+
+    def held(group: list[dict[str, Any]]) -> str:
+        if any(c["outcome"] == "too few seeds" for c in group):
+            return f"none of {len(group)} decided (fewer than {MIN_SEEDS} seeds)"
+        return f"{sum(c['outcome'] == 'holds' for c in group)} of {len(group)}"
+
+    rev = [c["comparison"].split(":")[0] for c in comps if c["outcome"] == "reversed"]
+    return {"gone": held([c for c in comps if c["p_subtree"] == 0]),
+            "partly": held([c for c in comps if c["p_subtree"] > 0]),
+            "reversed": "; ".join(rev) if rev else "none"}
 
 
 def metric_label(metric: str) -> str:
