@@ -176,6 +176,7 @@ def suggestion_panels(frame: Any, metrics: Sequence[str], labels: Mapping[str, s
         ax.set_title(labels.get(m, m), fontsize=9)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
+    plt.close(fig)  # shown where a chapter glues it, not again as the cell's output
     return fig
 
 
