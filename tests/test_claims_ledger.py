@@ -12,7 +12,6 @@ import pytest
 from mae_hlvm.experiments import section36, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_NAMES = {"shapes": "shapes", "fashion_mnist": "Fashion-MNIST"}
 SWEEP_ROWS = ("E1", "E1p", "E2", "E3", "E4", "E7", "E8", "E9")
 SECTION36_ROWS = {"S1": ("S1",), "S2": ("S2a", "S2b", "S2c"), "S3": ("S3",)}
 
@@ -43,7 +42,7 @@ def expected_sweep(record: sweep.Recorded | None) -> dict[str, str | None]:
     for row in SWEEP_ROWS:
         per = [verdicts[d][row] for d in sweep.DATASETS]
         out[row] = None if any(v.startswith("not decided") for v in per) else "; ".join(
-            f"{DATA_NAMES[d]}: {v}" for d, v in zip(sweep.DATASETS, per))
+            f"{sweep.DATA_NAMES[d]}: {v}" for d, v in zip(sweep.DATASETS, per))
     return out
 
 

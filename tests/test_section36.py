@@ -115,6 +115,22 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     assert figures.cost_panels(runs) is not None  # an empty figure, not an error
 
 
+def test_figures_are_closed_and_sweep_panels_take_every_dataset():
+    import matplotlib.pyplot as plt
+
+    rows = [{"data": d, "kind": "pretrained", "seed": s, "ratio": r, "unit": 4, "arm": arm, "suggestion": "object",
+             "probe": 0.5 + 0.1 * r + 0.01 * s} for d in ("shapes", "fashion_mnist") for s in (0, 1)
+            for r in (0.1, 0.75) for arm in ("baseline", "suggestion")]
+    frame = pd.DataFrame(rows)
+    before = set(plt.get_fignums())
+    fig = figures.sweep_panels({"test": frame}, ["probe", "shape_bias"], ["shapes", "fashion_mnist"], 4)
+    assert fig.axes[0].get_title() == "linear probe top-1 (shapes)" and len(fig.axes) >= 8  # 2 rows a dataset
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "no values on Fashion-MNIST" in texts          # shape bias: no column for either dataset
+    figures.suggestion_panels(frame, ["probe"])
+    assert set(plt.get_fignums()) == before               # shown where glued, never again as output
+
+
 def test_subtree_masks_on_the_quadtree_are_unit_masks():
     # the equivalence S2d rests on: on a depth-3 quadtree, hiding whole level-2 subtrees at ratio r
     # hides whole 2 x 2 blocks, as many pixels as random masks of unit 2

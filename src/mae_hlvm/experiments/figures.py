@@ -109,53 +109,79 @@ def architecture_table(model: MaskedAutoencoder):
                          "parameters (M)": [count(False), count(True)]}).set_index("")
 
 
-def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str, patch: int,
+def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str | Sequence[str], patch: int,
                  paper: bool = False):
-    """Each metric against the masking ratio (top row, units of one patch) and against the mask unit
-    (bottom row, ratio 0.75): mean over seeds with the range of seeds as error bars, one line per
-    labelled frame (e.g. this execution and the recorded sweep), the untrained encoder dashed, and
-    the paper's value (right axis, grey) where ``paper`` and it reports one."""
+    """Each metric against the masking ratio (units of one patch) and against the mask unit (ratio
+    0.75), two rows per dataset of ``data``: mean over seeds with the range of seeds as error bars, one
+    line per labelled frame (e.g. this execution and the recorded sweep), the untrained encoder
+    dashed, and the paper's value (right axis, grey) where ``paper`` and it reports one."""
     from . import sweep as S
 
-    fig, axes = plt.subplots(2, len(metrics), figsize=(3.1 * len(metrics), 5.6), squeeze=False)
-    for j, metric in enumerate(metrics):
-        label, _, _ = S.METRICS[metric]
-        for row, name in enumerate(("ratio", "unit")):
-            ax = axes[row, j]
-            for k, (tag, frame) in enumerate(frames.items()):
-                if metric not in frame:
-                    continue
-                parts = S.series(frame, data, patch)
-                sub = parts[row].dropna(subset=[metric])
-                if sub.empty:
-                    continue
-                g = sub.groupby("x")[metric]
-                x, m = np.asarray(g.mean().index, dtype=float), g.mean().to_numpy()
-                ax.errorbar(x, m, yerr=[m - g.min().to_numpy(), g.max().to_numpy() - m], marker="o", ms=4,
-                            capsize=3, label=tag, color=f"C{k}")
-                rand = frame[(frame["data"] == data) & (frame["kind"] == "random init")][metric].dropna()
-                if len(rand):
-                    ax.axhline(rand.mean(), color=f"C{k}", ls="--", lw=0.8)
-            if paper:
-                px = [0.1, 0.25, 0.5, 0.75, 0.9] if name == "ratio" else [1, 2, 4]
-                pv = [S.paper_value(metric, name, v) for v in px]
-                if any(v is not None for v in pv):
-                    twin = ax.twinx()
-                    twin.plot([a for a, v in zip(px, pv) if v is not None], [v for v in pv if v is not None],
-                              color="grey", marker="s", ms=3, lw=0.8)
-                    twin.tick_params(axis="y", colors="grey", labelsize=7)
-            ax.set_xlabel("masking ratio" if name == "ratio" else "mask unit (patches)", fontsize=8)
-            if name == "unit":
-                ax.set_xscale("log", base=2)
-                ax.set_xticks([1, 2, 4], ["1", "2", "4"])
-            ax.set_title(label, fontsize=8)
-            ax.tick_params(labelsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    datas = [data] if isinstance(data, str) else list(data)
+    fig, axes = plt.subplots(2 * len(datas), len(metrics), figsize=(3.1 * len(metrics), 2.8 * 2 * len(datas)),
+                             squeeze=False)
+    for i, d in enumerate(datas):
+        for j, metric in enumerate(metrics):
+            for row, name in enumerate(("ratio", "unit")):
+                ax = axes[2 * i + row, j]
+                drawn = _sweep_series(ax, frames, metric, d, patch, row)
+                if not drawn:
+                    ax.text(0.5, 0.5, f"no values on {S.DATA_NAMES.get(d, d)}", ha="center", va="center",
+                            transform=ax.transAxes, fontsize=8, color="0.4")
+                if paper and drawn:
+                    _paper_series(ax, metric, name)
+                ax.set_xlabel("masking ratio" if name == "ratio" else "mask unit (patches)", fontsize=8)
+                if name == "unit":
+                    ax.set_xscale("log", base=2)
+                    ax.set_xticks([1, 2, 4], ["1", "2", "4"])
+                ax.set_title(S.METRICS[metric][0] + (f" ({S.DATA_NAMES.get(d, d)})" if len(datas) > 1 else ""),
+                             fontsize=8)
+                ax.tick_params(labelsize=7)
+    handles, labels = [], []
+    for ax in axes.flat:  # the first panel with lines gives the legend
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            break
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 / len(datas), 1, 1))
     plt.close(fig)
     return fig
+
+
+def _sweep_series(ax, frames: Mapping[str, Any], metric: str, data: str, patch: int, row: int) -> bool:
+    """Draw each frame's series of ``metric`` on ``data`` (row 0: ratio, 1: unit); False if none."""
+    from . import sweep as S
+
+    drawn = False
+    for k, (tag, frame) in enumerate(frames.items()):
+        if metric not in frame:
+            continue
+        sub = S.series(frame, data, patch)[row].dropna(subset=[metric])
+        if sub.empty:
+            continue
+        g = sub.groupby("x")[metric]
+        x, m = np.asarray(g.mean().index, dtype=float), g.mean().to_numpy()
+        ax.errorbar(x, m, yerr=[m - g.min().to_numpy(), g.max().to_numpy() - m], marker="o", ms=4,
+                    capsize=3, label=tag, color=f"C{k}")
+        rand = frame[(frame["data"] == data) & (frame["kind"] == "random init")][metric].dropna()
+        if len(rand):
+            ax.axhline(rand.mean(), color=f"C{k}", ls="--", lw=0.8)
+        drawn = True
+    return drawn
+
+
+def _paper_series(ax, metric: str, series: str) -> None:
+    """The paper's values of ``metric`` on its ratio or unit series, grey, on a right-hand axis."""
+    from . import sweep as S
+
+    px = [0.1, 0.25, 0.5, 0.75, 0.9] if series == "ratio" else [1, 2, 4]
+    pv = [S.paper_value(metric, series, v) for v in px]
+    if any(v is not None for v in pv):
+        twin = ax.twinx()
+        twin.plot([a for a, v in zip(px, pv) if v is not None], [v for v in pv if v is not None],
+                  color="grey", marker="s", ms=3, lw=0.8)
+        twin.tick_params(axis="y", colors="grey", labelsize=7)
 
 
 def suggestion_panels(frame: Any, metrics: Sequence[str], labels: Mapping[str, str] | None = None):

@@ -33,6 +33,7 @@ from .params import Params, knob
 from .pretraining import PretrainingParams, run as pretraining_run
 
 DATASETS = ("shapes", "fashion_mnist")
+DATA_NAMES = {"shapes": "shapes", "fashion_mnist": "Fashion-MNIST"}  # as the book writes them
 
 
 @dataclass(frozen=True)
