@@ -73,10 +73,14 @@ def test_untrained_run_is_the_initialisation_pretrain_starts_from(cache):
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(cache, tmp_path):
     whole = P.run(TOY, RunCache(tmp_path / "other"))
+    assert P.steps_done(TOY, cache) == 0
     started = cache.begin(P.KIND, TOY.cache_config())                 # as if killed after 2 steps
+    assert P.steps_done(TOY, cache) == 0                              # begun, no checkpoint yet
     pretrain(TOY.pretrain_config(device="cpu", output_dir=str(started.folder), progress=False),
              P.training_images(TOY), until_step=2)
+    assert P.steps_done(TOY, cache) == 2                              # where it will resume
     resumed = P.run(TOY, cache)
+    assert P.steps_done(TOY, cache) == TOY.steps
     assert not resumed.reused and resumed.record.get("resumed")
     assert _same_weights(whole.model, resumed.model)
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history], rel=1e-6)

@@ -239,6 +239,20 @@ def _train(params: PretrainingParams, folder: Path, device: str, progress_every_
              monitor_images=heldout_images(params)[:MONITOR_IMAGES])
 
 
+def steps_done(params: PretrainingParams, cache: RunCache | None = None) -> int:
+    """How far the run of ``params`` has got in the cache, in optimiser steps: ``params.steps`` when
+    complete, the step of an interrupted run's last checkpoint (where training resumes), 0 when it
+    never started. Reads no model weights into a model; for planning long recordings."""
+    cache = cache or RunCache()
+    found = cache.lookup(KIND, params.cache_config())
+    if found is None:
+        return 0
+    if found.complete:
+        return params.steps
+    ckpt = found.folder / CHECKPOINT_NAME
+    return int(load_checkpoint(ckpt).get("step", 0)) if ckpt.is_file() else 0
+
+
 def run(params: PretrainingParams, cache: RunCache | None = None, device: str = "cpu",
         progress_every_s: float = 30.0) -> PretrainingRun:
     """The pretrained model of ``params``: loaded from the run cache when complete, else trained

@@ -1,0 +1,88 @@
+"""Where the recorded runs stand: every training of the Section 3.6 record and of the sweep record
+(the chapters' ``paper`` profiles), how far the run cache has it, and the training time left.
+
+The time left is each unfinished run's remaining steps times the median step of the complete runs
+in the cache (interrupted ones too) with the same ratio, model, batch and data (this machine, as measured while they
+trained), else the same ratio, model and batch; runs with no such measured run are counted apart.
+Evaluation adds about 45 s a run.
+Reads the cache only; trains nothing.
+
+    python benchmarks/record_status.py
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+
+from mae_hlvm.book import chapter_params
+from mae_hlvm.experiments import RunCache
+from mae_hlvm.experiments.pretraining import KIND, PretrainingParams, steps_done
+from mae_hlvm.mae.train import step_seconds
+
+
+def cost_keys(p: dict) -> tuple[tuple, tuple]:
+    """What a step's time depends on, most specific first: (ratio, model, batch, image size, data,
+    mask kind), then without data and mask kind."""
+    common = (p["mask_ratio"], p["model"], p["batch_size"], p["img_size"])
+    return (*common, p["data"], p.get("mask_kind", "random")), common
+
+
+def measured_steps(cache: RunCache) -> dict[tuple, list[float]]:
+    """Median step seconds of every run in the cache with at least 20 logged steps, keyed by
+    :func:`cost_keys`."""
+    import json
+
+    out: dict[tuple, list[float]] = {}
+    for run in cache.runs(KIND):
+        p = run.record.get("config", {}).get("params", {})
+        metrics = run.folder / "metrics.jsonl"
+        if not p.get("steps") or not metrics.is_file():
+            continue
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        if len(rows) < 20:  # an interrupted run counts once it has a median to give
+            continue
+        sec = step_seconds(rows)
+        if sec == sec and sec > 0:  # not NaN
+            for key in cost_keys(p):
+                out.setdefault(key, []).append(sec)
+    return out
+
+
+def main() -> int:
+    cache = RunCache()
+    s36 = [(f"Section 3.6 ({s}, {arm})", run) for s, arm, run in chapter_params("10_section36", "paper").runs()]
+    sw = [("sweep", p) for p in chapter_params("09_sweep", "paper").points()]
+    measured = measured_steps(cache)
+    seen: set[str] = set()
+    print("| record | runs | complete | started | steps left | training left (h) |")
+    print("|---|---|---|---|---|---|")
+    total_h, unknown = 0.0, 0
+    for name, runs in (("Section 3.6", s36), ("sweep (after Section 3.6)", sw)):
+        n = done = started = left = 0
+        hours = 0.0
+        for _, p in runs:
+            key = str(sorted(p.cache_config().items()))
+            if key in seen:  # a run both records use counts once, in the first
+                continue
+            seen.add(key)
+            n += 1
+            k = steps_done(p, cache)
+            done += k == p.steps
+            started += 0 < k < p.steps
+            left += p.steps - k
+            if k < p.steps:
+                specific, general = cost_keys(p.to_dict())
+                sec = measured.get(specific) or measured.get(general)
+                if sec:
+                    hours += (p.steps - k) * statistics.median(sec) / 3600
+                else:
+                    unknown += 1
+        total_h += hours
+        print(f"| {name} | {n} | {done} | {started} | {left} | {hours:.1f} |")
+    print(f"\nTraining left: about {total_h:.1f} h" + (f", plus {unknown} run(s) at a ratio with no measured step"
+                                                       if unknown else "") + ".")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
