@@ -11,11 +11,13 @@ Reads the cache only; trains nothing.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 
 from mae_hlvm.book import chapter_params
 from mae_hlvm.experiments import RunCache
+from mae_hlvm.experiments.cache import config_key
 from mae_hlvm.experiments.pretraining import KIND, PretrainingParams, steps_done
 from mae_hlvm.mae.train import step_seconds
 
@@ -30,8 +32,6 @@ def cost_keys(p: dict) -> tuple[tuple, tuple]:
 def measured_steps(cache: RunCache) -> dict[tuple, list[float]]:
     """Median step seconds of every run in the cache with at least 20 logged steps, keyed by
     :func:`cost_keys`."""
-    import json
-
     out: dict[tuple, list[float]] = {}
     for run in cache.runs(KIND):
         p = run.record.get("config", {}).get("params", {})
@@ -61,7 +61,7 @@ def main() -> int:
         n = done = started = left = 0
         hours = 0.0
         for _, p in runs:
-            key = str(sorted(p.cache_config().items()))
+            key = config_key(KIND, p.cache_config())
             if key in seen:  # a run both records use counts once, in the first
                 continue
             seen.add(key)

@@ -1,22 +1,11 @@
 """The prepared GPU script runs end to end on the CPU in its dry mode, so it cannot rot unnoticed."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_gpu_check_dry_run_writes_its_report(tmp_path):
-    gpu_check = _load()
+def test_gpu_check_dry_run_writes_its_report(tmp_path, benchmark_script):
+    gpu_check = benchmark_script("gpu_check")
     assert gpu_check.main(["--dry", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["loss"]["finite"]  # 6 dry steps need not make the loss fall
@@ -24,8 +13,8 @@ def test_gpu_check_dry_run_writes_its_report(tmp_path):
     assert (tmp_path / "sweep_gpu.json").is_file() and (tmp_path / "gpu_check.md").is_file()
 
 
-def test_nominal_peaks_know_the_lent_cards():
-    gpu_check = _load()
+def test_nominal_peaks_know_the_lent_cards(benchmark_script):
+    gpu_check = benchmark_script("gpu_check")
     assert gpu_check.nominal_peak("NVIDIA H100 80GB HBM3") == 989.4e12
     assert gpu_check.nominal_peak("NVIDIA H200") == 989.4e12
     assert gpu_check.nominal_peak("Some CPU") is None

@@ -145,6 +145,13 @@ def test_reconstruct_panels(micro):
     torch.testing.assert_close(rn["recon"], npm.unpatchify(expect))
 
 
+@pytest.mark.parametrize("norm_pix", [False, True])
+def test_to_pixels_inverts_the_regression_target(norm_pix):
+    m = create_mae("mae_tiny", **MICRO, norm_pix_loss=norm_pix)
+    x = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(m.to_pixels(m.target(x), x), x, atol=1e-5, rtol=1e-5)
+
+
 def test_reconstruct_unmasked_decodes_every_patch_from_all_of_them(micro):
     # the paper's Figure 5 protocol: nothing removed, the decoder predicts every patch. It equals the
     # masked path's prediction for a patch when that path keeps every token (all ids kept, no mask token)

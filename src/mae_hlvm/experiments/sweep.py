@@ -98,6 +98,11 @@ class SweepParams(Params):
 
 
 # ------------------------------------------------------------------------------------ metrics
+def _shifted_mean(robustness: dict[str, float]) -> float:
+    """Mean top-1 over the shifted test sets (every entry but the i.i.d. one, ``IN1K``)."""
+    return float(np.mean([v for k, v in robustness.items() if k != "IN1K"]))
+
+
 # each metric: (name, where in evaluate()'s result, higher is better)
 METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], bool]] = {
     "ssim": ("SSIM", lambda r: r["reconstruction"]["ssim"]["mean"], True),
@@ -111,13 +116,11 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], bool]] = {
     "attention": ("CLS attention on object (x uniform)", lambda r: r["attention"]["ratio"], True),
     "silhouette": ("t-SNE silhouette", lambda r: r["tsne"]["silhouette"], True),
     "probe": ("linear probe top-1", lambda r: r["probe"]["accuracy"], True),
-    "robustness": ("mean top-1 on shifted sets",
-                   lambda r: float(np.mean([v for k, v in r["robustness"].items() if k != "IN1K"])), True),
+    "robustness": ("mean top-1 on shifted sets", lambda r: _shifted_mean(r["robustness"]), True),
     # robustness beyond accuracy: the shifted sets' mean over the i.i.d. test accuracy (1 = no drop), so
     # a model that is only more accurate is not read as more robust
     "robust_relative": ("shifted / i.i.d. top-1",
-                        lambda r: float(np.mean([v for k, v in r["robustness"].items() if k != "IN1K"])
-                                        / r["robustness"]["IN1K"]), True),
+                        lambda r: _shifted_mean(r["robustness"]) / r["robustness"]["IN1K"], True),
     "shape_bias": ("shape bias", lambda r: r["shape_bias"]["shape_bias"], True),
     "miou": ("transfer mIoU", lambda r: r["transfer"]["miou"], True),
     "box_ap": ("transfer box AP", lambda r: r["transfer"]["box_ap"], True),

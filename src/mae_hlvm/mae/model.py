@@ -205,6 +205,16 @@ class MaskedAutoencoder(nn.Module):
             t = (t - mean) / (var + 1.0e-6) ** 0.5
         return t
 
+    def to_pixels(self, pred: torch.Tensor, imgs: torch.Tensor) -> torch.Tensor:
+        """Predictions [N, L, p*p*C] -> images [N, C, H, W] in the input's value space: the inverse of
+        :meth:`target`, so with ``norm_pix_loss`` each patch takes the mean and variance of ``imgs``'
+        own patch (as MAE's demo does; the colours and contrast are then not the model's guess)."""
+        pred = pred.float()
+        if self.cfg.norm_pix_loss:
+            t = self.patchify(imgs).float()
+            pred = pred * (t.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5 + t.mean(dim=-1, keepdim=True)
+        return self.unpatchify(pred).to(imgs.dtype)
+
     def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor,
                      weights: torch.Tensor | None = None) -> torch.Tensor:
         """Mean squared error per patch, averaged over removed patches only; with per-pixel
@@ -281,16 +291,11 @@ class MaskedAutoencoder(nn.Module):
         masked pixels themselves, so the displayed colours/contrast are not the model's own guess.
         """
         out = self.forward(imgs, mask_ratio, mask_unit, mask=mask, generator=generator)
-        pred = out.pred.float()
-        if self.cfg.norm_pix_loss:
-            t = self.patchify(imgs).float()
-            pred = pred * (t.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5 + t.mean(dim=-1, keepdim=True)
-        recon = self.unpatchify(pred).to(imgs.dtype)
+        recon = self.to_pixels(out.pred, imgs)
         p, c = self.cfg.patch_size, self.cfg.in_chans
         mask_px = self.unpatchify(out.mask.unsqueeze(-1).expand(-1, -1, p * p * c))  # [N, C, H, W]
         return dict(masked=imgs * (1 - mask_px), recon=recon, pasted=imgs * (1 - mask_px) + recon * mask_px,
                     mask_pixels=mask_px[:, :1], loss=out.loss)
-
 
     def reconstruct_unmasked(self, imgs: torch.Tensor) -> torch.Tensor:
         """The decoder's prediction of every patch when the encoder sees all of them: [N, C, H, W] ->
@@ -300,11 +305,8 @@ class MaskedAutoencoder(nn.Module):
         something training never asked of it."""
         n, L = imgs.shape[0], self.cfg.num_patches
         ids = torch.arange(L, device=imgs.device).expand(n, L)             # keep all, in patch order
-        pred = self.forward_decoder(self.forward_encoder(imgs, ids), ids).float()  # [N, L, p*p*C]
-        if self.cfg.norm_pix_loss:
-            t = self.patchify(imgs).float()
-            pred = pred * (t.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5 + t.mean(dim=-1, keepdim=True)
-        return self.unpatchify(pred).to(imgs.dtype)
+        pred = self.forward_decoder(self.forward_encoder(imgs, ids), ids)  # [N, L, p*p*C]
+        return self.to_pixels(pred, imgs)
 
 
 def create_mae(name: str = "mae_tiny", **overrides: Any) -> MaskedAutoencoder:
