@@ -1,18 +1,24 @@
 """The prepared GPU run: throughput and model FLOP utilisation, a bf16 loss check, and the GPU sweep.
 
-One script for whoever has a GPU for a few minutes (target: under 8 minutes on one H100):
+One script for whoever has a GPU for a few minutes; it keeps to ``--deadline-s`` (default 540 s) of
+wall time, stopping between sweep points, and writes what it has after every step:
 
 1. images/s and model FLOP utilisation (MFU: model FLOPs per second over the card's nominal dense
-   bf16 peak) of MAE pretraining steps, ViT-B/16 at 224 px and the tiny model at a large batch, bf16,
-   compiled, fused attention (``benchmarks/train_throughput.py``'s rows);
+   bf16 peak) of MAE pretraining steps in bf16, eager and compiled: ViT-B/16 at 224 px (the paper's
+   model) and the sweep's 2-px-patch model (``benchmarks/train_throughput.py``'s rows), at most
+   ``--throughput-s`` seconds;
 2. 200 bf16 training steps of the tiny model on the shapes images: the loss must stay finite and fall;
-3. the sweep's GPU setting: the 2-px-patch model (a 16 x 16 patch grid, so units of 1, 2 and 4 patches
-   leave 16, 8 and 4 units a side), every ratio and unit, one seed, recorded like the CPU sweep.
+3. the sweep's GPU setting (``sweep.GPU_PARAMS``: the 2-px-patch model, a 16 x 16 patch grid, so units
+   of 1, 2 and 4 patches leave 16, 8 and 4 units a side), every ratio and unit, one seed. The unit
+   series (ratio 0.75) runs first, since a CPU cannot afford its 4-patch unit; the record
+   (``sweep_gpu.json``, the form of ``book/recorded/``) is rewritten after every point, so a run cut
+   short by the deadline still records the points it finished (the book calls such a record partial).
 
-Everything is written under ``--out`` (JSON and a Markdown summary) to commit in benchmarks/results/.
-``--dry`` runs the same code paths on the CPU at toy sizes (``make test`` does, so it cannot rot).
+Everything is written under ``--out`` (JSON and a Markdown summary): the record goes to
+book/recorded/, the summary to benchmarks/results/. ``--dry`` runs the same code paths on the CPU at
+toy sizes (``make test`` does, so it cannot rot).
 
-    python benchmarks/gpu_check.py --out $OUT            # on the GPU machine
+    MAE_HLVM_COMMIT=<commit> PYTHONPATH=src python benchmarks/gpu_check.py --out $OUT  # the GPU machine
     python benchmarks/gpu_check.py --dry --out gpu-dry    # anywhere, ~1 minute
 """
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import math
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -31,6 +38,8 @@ import train_throughput  # noqa: E402  (the throughput rows)
 
 from mae_hlvm.data.pretraining import pretraining_images  # noqa: E402
 from mae_hlvm.experiments import RunCache, sweep  # noqa: E402
+from mae_hlvm.experiments.cache import git_commit  # noqa: E402
+from mae_hlvm.experiments.sweep import SweepResult  # noqa: E402
 from mae_hlvm.mae import PretrainConfig, pretrain  # noqa: E402
 
 # nominal dense bf16 tensor-core peaks (vendor data sheets), FLOP/s, by a substring of the device name
@@ -42,12 +51,12 @@ def nominal_peak(name: str) -> float | None:
     return next((v for k, v in NOMINAL_BF16.items() if k in name), None)
 
 
-def throughput(device: str, dry: bool, out: Path) -> dict:
-    args = ["--device", device, "--json", str(out / "throughput.json")]
+def throughput(device: str, dry: bool, out: Path, budget_s: float) -> dict:
+    args = ["--device", device, "--json", str(out / "throughput.json"), "--dtypes", "bf16"]
     if dry:
         args += ["--models", "mae_tiny", "--steps", "1", "--warmup", "1", "--batch-tiny", "8", "--no-compile"]
     else:
-        args += ["--models", "mae_vit_base_patch16", "mae_tiny", "--batch-tiny", "2048", "--budget-s", "200"]
+        args += ["--models", "mae_tiny_p2", "mae_vit_base_patch16", "--batch-tiny", "256", "--budget-s", str(budget_s)]
     train_throughput.main(args)
     data = json.loads((out / "throughput.json").read_text())
     peak = nominal_peak(data.get("device", ""))
@@ -71,55 +80,125 @@ def loss_check(device: str, dry: bool) -> dict:
             "seconds": time.perf_counter() - t}
 
 
-def gpu_sweep(device: str, dry: bool, out: Path) -> dict:
+def sweep_params(dry: bool) -> sweep.SweepParams:
     if dry:
-        params = sweep.SweepParams(ratios=(0.25, 0.75), unit_patches=(1, 2), steps=2, warmup_steps=1, n_images=32,
-                                   batch_size=16, suite="smoke")
-    else:
-        params = sweep.SweepParams(model="mae_tiny_p2", unit_patches=(1, 2, 4), steps=1500, warmup_steps=75,
-                                   batch_size=256, n_images=20000)
-    result = sweep.run(params, RunCache(out / "cache"), device=device, progress=lambda m: print(m, flush=True))
-    sweep.record(result, out / "sweep_gpu.json", command="python benchmarks/gpu_check.py" + (" --dry" if dry else ""))
-    return {"points": len(result.rows), "minutes": result.seconds / 60}
+        return sweep.SweepParams(ratios=(0.25, 0.75), unit_patches=(1, 2), steps=2, warmup_steps=1, n_images=32,
+                                 batch_size=16, suite="smoke")
+    return sweep.GPU_PARAMS
+
+
+def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float) -> dict:
+    """The sweep, unit series first, recorded after every point; no point starts unless 1.5 times the
+    longest point so far fits before ``deadline`` (a ``time.perf_counter()`` value). The other ratios
+    then run from the highest down, cheapest first, so each is at most about 1.5 times (the visible
+    tokens' 0.9 / 0.75, squared for attention) the longest before it and a late point cannot overrun."""
+    full = sweep_params(dry)
+    command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "")
+    done: dict[tuple, dict] = {}  # (data, seed, ratio, unit, kind) -> row
+    trained, longest, t0 = 0, 0.0, time.perf_counter()
+
+    def key(row: dict) -> tuple:
+        return row["data"], row["seed"], row["ratio"], row["unit"], row["kind"]
+
+    def in_grid_order() -> list[dict]:
+        order = {key(r): i for i, r in enumerate(expected)}
+        return sorted(done.values(), key=lambda r: order[key(r)])
+
+    expected = [dict(data=p.data, seed=p.seed, ratio=p.mask_ratio, unit=p.mask_unit, kind="pretrained")
+                for p in full.points()] + [dict(data=d, seed=s, ratio=full.base(d).mask_ratio,
+                                                unit=full.base(d).mask_unit, kind="random init")
+                                           for d in full.datasets for s in full.seeds]
+    stopped = None
+    for part in (full.replace(ratios=(full.unit_ratio,)), full.replace(ratios=tuple(sorted(full.ratios)[::-1]))):
+        point_start = time.perf_counter()
+        for row, was_trained in sweep.rows(part, RunCache(cache), device=device,
+                                           progress=lambda m: print(m, flush=True)):
+            trained += was_trained
+            longest = max(longest, time.perf_counter() - point_start)
+            if key(row) not in done:
+                done[key(row)] = row
+                rows = in_grid_order()
+                sweep.record(SweepResult(full, rows, trained, time.perf_counter() - t0,
+                                         sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command)
+            if len(done) < len(expected) and time.perf_counter() + 1.5 * longest > deadline:
+                stopped = f"stopped before the deadline after {len(done)} of {len(expected)} points"
+                break
+            point_start = time.perf_counter()
+        if stopped:
+            break
+    return {"points": len(done), "of": len(expected), "minutes": (time.perf_counter() - t0) / 60,
+            "longest_point_s": longest, "stopped": stopped}
+
+
+def versions() -> dict:
+    """The software the numbers depend on (the GPU machine's image, not this project's pins)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "timm", "numpy", "scikit-learn", "scikit-image", "piq", "pycocotools"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, default=None, help="run cache of the sweep (default: OUT/cache)")
     ap.add_argument("--dry", action="store_true", help="CPU, toy sizes: checks that the script runs")
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "loss", "sweep"])
+    ap.add_argument("--deadline-s", type=float, default=540.0, help="wall-time budget of the whole script")
+    ap.add_argument("--throughput-s", type=float, default=150.0, help="time budget of the throughput rows")
     args = ap.parse_args(argv)
+    deadline = time.perf_counter() + args.deadline_s
     device = "cpu" if args.dry else "cuda"
     if not args.dry and not torch.cuda.is_available():
         print("error: no CUDA device; use --dry to check the script on a CPU", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)",
-                    "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    steps = [("throughput", lambda: throughput(device, args.dry, args.out)),
+                    "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "commit": git_commit(), "failed": {}}
+    print(json.dumps(report), flush=True)
+    steps = [("throughput", lambda: throughput(device, args.dry, args.out, args.throughput_s)),
              ("loss", lambda: loss_check(device, args.dry)),
-             ("sweep", lambda: gpu_sweep(device, args.dry, args.out))]
+             ("sweep", lambda: gpu_sweep(device, args.dry, args.out, args.cache or args.out / "cache", deadline))]
     for name, fn in steps:
         if name in args.skip:
             continue
         t = time.perf_counter()
-        report[name] = fn()
+        try:
+            report[name] = fn()
+        except Exception as err:  # one broken step must not cost the others their few GPU minutes
+            traceback.print_exc()
+            report["failed"][name] = f"{type(err).__name__}: {err}"
         print(f"[gpu_check] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
         (args.out / "gpu_check.json").write_text(json.dumps(report, indent=1))
-    lines = [f"# GPU check: {report['device']}, {report['date']}", "", f"torch {report['torch']}", ""]
+    lines = [f"# GPU check: {report['device']}, {report['date']}", "",
+             f"Commit {report['commit']}; " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     if "throughput" in report:
-        lines += ["| model | batch | dtype | mode | images/s | MFU (nominal bf16 peak) |", "|---|---|---|---|---|---|"]
+        lines += ["| model | batch | dtype | mode | encoder tokens | images/s | MFU (nominal bf16 peak) |",
+                  "|---|---|---|---|---|---|---|"]
         for r in report["throughput"]["rows"]:
             mfu = f"{100 * r['mfu_nominal']:.1f} %" if r.get("mfu_nominal") else "n/a"
-            lines.append(f"| {r['model']} | {r['batch']} | {r['dtype']} | {r['mode']} | {r['images_per_s']:.0f} | {mfu} |")
+            lines.append(f"| {r['model']} | {r['batch']} | {r['dtype']} | {r['mode']} | {r['tokens']} | "
+                         f"{r['images_per_s']:.0f} | {mfu} |")
     if "loss" in report:
         lines += ["", f"bf16 loss check: {report['loss']}"]
     if "sweep" in report:
-        lines += ["", f"sweep: {report['sweep']['points']} rows in {report['sweep']['minutes']:.1f} min (sweep_gpu.json)"]
+        sw = report["sweep"]
+        lines += ["", f"sweep: {sw['points']} of {sw['of']} points in {sw['minutes']:.1f} min (sweep_gpu.json)"
+                  + (f"; {sw['stopped']}" if sw["stopped"] else "")]
+    for name, err in report["failed"].items():
+        lines += ["", f"FAILED {name}: {err}"]
     (args.out / "gpu_check.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     loss = report.get("loss", {"finite": True, "falling": True})
-    return 0 if loss["finite"] and (loss["falling"] or args.dry) else 1  # a few dry steps need not fall
+    ok = loss["finite"] and (loss["falling"] or args.dry) and not report["failed"]  # few dry steps need not fall
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

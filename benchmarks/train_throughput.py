@@ -104,6 +104,7 @@ def main(argv=None) -> int:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="include torch.compile rows (default: on for cuda, off for cpu)")
     p.add_argument("--budget-s", type=float, default=270.0, help="skip remaining rows after this many seconds")
+    p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -111,8 +112,11 @@ def main(argv=None) -> int:
     args.steps = args.steps or (20 if cuda else 2)
     args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
     compile_ = args.compile if args.compile is not None else cuda
-    batches = {"mae_tiny": args.batch_tiny or (256 if cuda else 64),
-               "mae_vit_base_patch16": args.batch_base or (128 if cuda else 4)}
+    def batch(name: str) -> int:  # ViT-B presets take the base batch, every smaller model the tiny one
+        if "vit_base" in name or "vit_large" in name:
+            return args.batch_base or (128 if cuda else 4)
+        return args.batch_tiny or (256 if cuda else 64)
+
     start = time.perf_counter()
     n = 8192 if cuda else 1024
     peaks = {"fp32": measure_matmul_flops(n, torch.float32, str(device)),
@@ -127,15 +131,15 @@ def main(argv=None) -> int:
     modes = ["eager", "compiled"] if compile_ else ["eager"]
     for name in args.models:
         for mode in modes:
-            for dtype in ("fp32", "bf16"):
+            for dtype in args.dtypes:
                 for tokens in ("visible", "all"):
                     if time.perf_counter() - start > args.budget_s:
                         print(f"| {name} | | {dtype} | {mode} | {tokens} | skipped (time budget) | | | | |")
                         continue
                     try:
-                        r = run_one(name, batches.get(name, 8), dtype, mode, tokens, args, device, peaks)
+                        r = run_one(name, batch(name), dtype, mode, tokens, args, device, peaks)
                     except Exception as err:  # a failed row (e.g. out of memory, compiler missing) is reported
-                        print(f"| {name} | {batches.get(name)} | {dtype} | {mode} | {tokens} | failed: "
+                        print(f"| {name} | {batch(name)} | {dtype} | {mode} | {tokens} | failed: "
                               f"{type(err).__name__}: {str(err).splitlines()[0][:80]} | | | | |")
                         continue
                     rows.append(r)

@@ -114,3 +114,12 @@ def test_the_next_write_removes_temp_files_of_killed_writes(tmp_path):
     orphan.write_text('{"half": ')
     C.write_json(tmp_path / "run.json", {"a": 1})
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_git_commit_names_the_repository_head_or_the_environments(monkeypatch):
+    monkeypatch.delenv("MAE_HLVM_COMMIT", raising=False)
+    head = C.git_commit()
+    assert head == "unknown" or len(head.removesuffix("+dirty")) == 40
+    # a copy of the tree without .git (the GPU machine's) names the commit it was copied from
+    monkeypatch.setenv("MAE_HLVM_COMMIT", "0123abc")
+    assert C.git_commit() == "0123abc" and C.provenance()["commit"] == "0123abc"

@@ -18,3 +18,53 @@ def test_nominal_peaks_know_the_lent_cards(benchmark_script):
     assert gpu_check.nominal_peak("NVIDIA H100 80GB HBM3") == 989.4e12
     assert gpu_check.nominal_peak("NVIDIA H200") == 989.4e12
     assert gpu_check.nominal_peak("Some CPU") is None
+
+
+def test_dry_record_holds_the_whole_grid_in_grid_order(tmp_path, benchmark_script):
+    from mae_hlvm.experiments import sweep
+
+    gpu_check = benchmark_script("gpu_check")
+    assert gpu_check.main(["--dry", "--out", str(tmp_path), "--skip", "throughput", "loss"]) == 0
+    rec = sweep.load_recorded(tmp_path / "sweep_gpu.json")
+    assert rec.partial() == "" and not rec.stale
+    frame = rec.frame()
+    params = gpu_check.sweep_params(dry=True)
+    # the unit series trains first, but the record lists the points as the sweep defines them
+    assert list(zip(frame.ratio, frame.unit))[:-1] == params.grid()
+    assert list(frame.kind) == ["pretrained"] * len(params.grid()) + ["random init"]
+
+
+def test_a_spent_deadline_stops_between_points_and_records_what_finished(tmp_path, benchmark_script):
+    from mae_hlvm.experiments import sweep
+
+    gpu_check = benchmark_script("gpu_check")
+    assert gpu_check.main(["--dry", "--out", str(tmp_path), "--skip", "throughput", "loss",
+                           "--deadline-s", "0"]) == 0
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["sweep"]["points"] == 1 and "stopped before the deadline" in report["sweep"]["stopped"]
+    rec = sweep.load_recorded(tmp_path / "sweep_gpu.json")
+    assert len(rec.frame()) == 1 and rec.partial().startswith("a partial record, 1 of the 4 runs")
+    # the first point trained is the unit series' (ratio 0.75, one patch), the CPU's unaffordable part first
+    assert (rec.frame().ratio[0], rec.frame().unit[0]) == (0.75, gpu_check.sweep_params(dry=True).patch)
+
+
+def test_a_failing_step_is_reported_and_the_others_still_run(tmp_path, benchmark_script, monkeypatch):
+    gpu_check = benchmark_script("gpu_check")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(gpu_check, "loss_check", broken)
+    assert gpu_check.main(["--dry", "--out", str(tmp_path), "--skip", "throughput"]) == 1
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["failed"] == {"loss": "RuntimeError: planted"} and report["sweep"]["points"] == 4
+    assert "FAILED loss: RuntimeError: planted" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_the_gpu_setting_keeps_the_papers_three_units():
+    from mae_hlvm.experiments import sweep
+
+    p = sweep.GPU_PARAMS
+    side = p.base().img_size // p.patch
+    assert side == 16 and [side // k for k in p.unit_patches] == [16, 8, 4]
+    assert p.ratios == (0.1, 0.25, 0.5, 0.75, 0.9) and p.datasets == ("shapes",)

@@ -84,7 +84,11 @@ def read_json(path: str | Path) -> Any:
 
 
 def git_commit(start: Path | None = None) -> str:
-    """The repository's HEAD commit (``+dirty`` when tracked files changed), or ``"unknown"``."""
+    """The repository's HEAD commit (``+dirty`` when tracked files changed), or ``"unknown"``.
+    ``$MAE_HLVM_COMMIT``, when set, is taken as it is: a copy of the tree without ``.git`` (a remote
+    GPU machine's, say) can still name the commit it was copied from."""
+    if os.environ.get("MAE_HLVM_COMMIT"):
+        return os.environ["MAE_HLVM_COMMIT"]
     cwd = start or Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -97,6 +97,15 @@ class SweepParams(Params):
                                 ident_max_train=400, **common)
 
 
+# The GPU setting (benchmarks/gpu_check.py, recorded into book/recorded/sweep_gpu.json): the 2-px-patch
+# model, whose 16 x 16 patch grid keeps all three of the paper's units (1, 2 and 4 patches leave 16, 8
+# and 4 units a side, as ViT-B/8's 28, 14 and 7 keep the paper's steps), every ratio, one seed on the
+# shapes images (the GPU machine has no Fashion-MNIST); 1,500 steps of 256 images, 2.5 times the
+# images each CPU point sees (1,200 steps of 128): a budget set before any GPU run, not tuned on one.
+GPU_PARAMS = SweepParams(model="mae_tiny_p2", ratios=(0.1, 0.25, 0.5, 0.75, 0.9), unit_patches=(1, 2, 4),
+                         steps=1500, warmup_steps=75, batch_size=256, n_images=20000)
+
+
 # ------------------------------------------------------------------------------------ metrics
 def _shifted_mean(robustness: dict[str, float]) -> float:
     """Mean top-1 over the shifted test sets (every entry but the i.i.d. one, ``IN1K``)."""
@@ -158,13 +167,12 @@ class SweepResult:
         return pd.DataFrame(self.rows)
 
 
-def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
-        progress: Callable[[str], None] | None = print) -> SweepResult:
-    """Train (or load) every point of the sweep, one at a time, and evaluate each with the suite."""
-    import time
-
+def rows(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
+         progress: Callable[[str], None] | None = print) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Train (or load) every point of the sweep, one at a time, evaluate each with the suite, and
+    yield ``(row, trained)`` as each point is done (``trained``: False when the run came from the
+    cache), so that a caller can record finished points or stop between points."""
     cache = cache or RunCache()
-    t0, trained, train_seconds, rows = time.perf_counter(), 0, 0.0, []
     suite = params.evaluation()
     points = params.points()
     # the untrained encoder once per dataset and seed (its weights do not depend on the mask)
@@ -175,16 +183,22 @@ def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
             progress(f"[sweep] {i + 1}/{len(points) + len(baselines)}: {p.data}, seed {p.seed}, "
                      f"ratio {p.mask_ratio}, unit {p.mask_unit} px ({kind})")
         r = pretraining_run(p, cache, device=device)
-        trained += not r.reused
-        train_seconds += r.train_seconds
         res = evaluate(r, suite, cache)
-        rows.append({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
-                     "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
-                     "train_seconds": r.train_seconds, **r.cost, **metric_values(res)})
-    return SweepResult(params, rows, trained, time.perf_counter() - t0, train_seconds)
+        yield ({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
+                "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
+                "train_seconds": r.train_seconds, **r.cost, **metric_values(res)}, not r.reused)
 
 
-# ------------------------------------------------------------------------------------ statistics
+def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
+        progress: Callable[[str], None] | None = print) -> SweepResult:
+    """Train (or load) every point of the sweep, one at a time, and evaluate each with the suite."""
+    import time
+
+    t0, done = time.perf_counter(), list(rows(params, cache, device, progress))
+    return SweepResult(params, [row for row, _ in done], sum(t for _, t in done), time.perf_counter() - t0,
+                       sum(row["train_seconds"] for row, _ in done))
+
+
 def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and a ``level`` t-interval over seeds (lo = hi = mean for one seed)."""
     from scipy import stats
