@@ -115,3 +115,16 @@ def test_notebook_code_fits_the_page(path: Path):
             and "remove-cell" not in c.get("metadata", {}).get("tags", [])
             for line in "".join(c["source"]).splitlines() if len(line) > 100]
     assert not long, f"{path.name}: {len(long)} code line(s) over 100 characters, e.g. {long[0]!r}"
+
+
+def test_the_library_imports_without_the_notebook_stack():
+    """A GPU machine's image has torch and timm but no IPython, papermill or Jupyter Book: the library
+    (everything but the book runner) must import there, as the GPU check does."""
+    import subprocess
+    import sys
+
+    blocked = ["IPython", "papermill", "nbformat", "myst_nb", "jupyter_book"]
+    code = ("import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in blocked)
+            + "import mae_hlvm.data, mae_hlvm.eval, mae_hlvm.experiments, mae_hlvm.hierarchy, mae_hlvm.mae\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
-from IPython.display import HTML
 from matplotlib.patches import Rectangle
 
 from .graphs import tree_positions
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 __all__ = ["draw_hierarchy", "draw_quadtree_located", "html_table"]
 
@@ -70,7 +73,7 @@ def draw_quadtree_located(mask: np.ndarray, c_levels: list[np.ndarray], ax: plt.
         ax.set_title(title, fontsize=10)
 
 
-def html_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> HTML:
+def html_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> "HTML":
     """A plain HTML table for a chapter (the book renders notebook Markdown as CommonMark: no tables).
 
     Cells are escaped; a cell wrapped as ``("b", text)`` is shown in bold.
@@ -89,4 +92,6 @@ def html_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> HTML:
             raise ValueError(f"table row {k} has {len(row)} cells, the header has {len(header)}")
         body.append("<tr>" + "".join(cell(v, "td") for v in row) + "</tr>")
     head = "<tr>" + "".join(cell(h, "th") for h in header) + "</tr>"
+    from IPython.display import HTML  # here, not at import: the library runs where IPython is not (a GPU box)
+
     return HTML(f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>")
