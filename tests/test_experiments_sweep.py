@@ -144,3 +144,9 @@ def test_a_record_whose_definitions_changed_is_flagged_stale(tmp_path):
     payload["params"]["steps"] = -1
     path.write_text(json.dumps(payload))
     assert "no longer valid" in S.load_recorded(path).stale[0]
+
+
+def test_trend_reads_a_series_in_order():
+    assert S.trend([0.1, 0.2, 0.3]) == "rises" and S.trend([3, 2, 1]) == "falls"
+    assert S.trend([1, 3, 2]) == "is not monotone" and S.trend([1, 1]) == "is not monotone"
+    assert S.trend([5.0]) == "is not monotone"

@@ -472,6 +472,17 @@ def series(frame, data: str, patch: int, unit_ratio: float = 0.75, kind: str = "
     return by_ratio, by_unit
 
 
+def trend(values: Sequence[float]) -> str:
+    """How a series in its order moves, for prose: "rises", "falls" (strictly, step by step) or
+    "is not monotone"."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    if len(steps) and (steps > 0).all():
+        return "rises"
+    if len(steps) and (steps < 0).all():
+        return "falls"
+    return "is not monotone"
+
+
 def point_table(frame, data: str, patch: int, metrics: Sequence[str], scale: float = 1.0):
     """Mean ± half-width of the 95 % interval over seeds, per point (rows) and metric (columns), with
     the untrained encoder as the last row, as strings for display."""
