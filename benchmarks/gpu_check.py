@@ -8,7 +8,7 @@ wall time, stopping between sweep points, and writes what it has after every ste
    model) and the sweep's 2-px-patch model (``benchmarks/train_throughput.py``'s rows), at most
    ``--throughput-s`` seconds;
 2. 200 bf16 training steps of the tiny model on the shapes images: the loss must stay finite and fall;
-3. the sweep's GPU setting (``sweep.GPU_PARAMS``: the 2-px-patch model, a 16 x 16 patch grid, so units
+3. the sweep chapter's ``gpu`` profile (the 2-px-patch model, a 16 x 16 patch grid, so units
    of 1, 2 and 4 patches leave 16, 8 and 4 units a side), every ratio and unit, one seed. The unit
    series (ratio 0.75) runs first, since a CPU cannot afford its 4-patch unit; the record
    (``sweep_gpu.json``, the form of ``book/recorded/``) is rewritten after every point, so a run cut
@@ -36,6 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_throughput  # noqa: E402  (the throughput rows)
 
+from mae_hlvm.book import chapter_params  # noqa: E402
 from mae_hlvm.data.pretraining import pretraining_images  # noqa: E402
 from mae_hlvm.experiments import RunCache, sweep  # noqa: E402
 from mae_hlvm.experiments.cache import git_commit  # noqa: E402
@@ -84,7 +85,7 @@ def sweep_params(dry: bool) -> sweep.SweepParams:
     if dry:
         return sweep.SweepParams(ratios=(0.25, 0.75), unit_patches=(1, 2), steps=2, warmup_steps=1, n_images=32,
                                  batch_size=16, suite="smoke")
-    return sweep.GPU_PARAMS
+    return chapter_params("09_sweep", "gpu")  # the sweep chapter's gpu profile: one definition
 
 
 def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float) -> dict:

@@ -140,3 +140,26 @@ def test_glue_all_stores_numpy_scalars_as_plain_numbers(monkeypatch):
     book.glue_all({"a": np.float64(0.5), "b": np.int64(3), "c": "text", "d": np.arange(2)})
     assert type(seen["a"]) is float and type(seen["b"]) is int and seen["c"] == "text"
     assert isinstance(seen["d"], np.ndarray)
+
+
+def test_a_chapters_own_profile_runs_and_other_chapters_refuse_it(tmp_path: Path, root: Path, capsys,
+                                                                  monkeypatch):
+    r = _make_root(tmp_path, "y = x + 1")
+    sets = {**{p: {} for p in book.PROFILES}, "gpu": {"x": 5}}
+    (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump(sets))
+    assert book.profile_parameters(r, "toy", "gpu") == {"x": 5}
+    assert set(book.chapter_profiles(r, "toy")) == {*book.PROFILES, "gpu"}
+    monkeypatch.chdir(r)
+    assert book.main(["--list"]) == 0 and "gpu: {'x': 5}" in capsys.readouterr().out
+    # the sweep chapter defines gpu; a chapter that does not names the profiles it has
+    assert "gpu" in book.chapter_profiles(root, "09_sweep")
+    with pytest.raises(book.BookError, match="unknown profile 'gpu' for chapter '01_setup'.*smoke, default, paper"):
+        book.run_book(root, "gpu")
+
+
+def test_an_extra_profile_with_a_bad_value_is_refused(tmp_path: Path):
+    r = _make_root(tmp_path, "y = 1")
+    sets = {**{p: {} for p in book.PROFILES}, "gpu": [1, 2]}
+    (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump(sets))
+    with pytest.raises(book.BookError, match="profile 'gpu' of toy.yaml must be a mapping"):
+        book.profile_parameters(r, "toy", "smoke")

@@ -61,10 +61,8 @@ def test_a_failing_step_is_reported_and_the_others_still_run(tmp_path, benchmark
     assert "FAILED loss: RuntimeError: planted" in (tmp_path / "gpu_check.md").read_text()
 
 
-def test_the_gpu_setting_keeps_the_papers_three_units():
-    from mae_hlvm.experiments import sweep
-
-    p = sweep.GPU_PARAMS
+def test_the_gpu_profile_keeps_the_papers_three_units(benchmark_script):
+    p = benchmark_script("gpu_check").sweep_params(dry=False)
     side = p.base().img_size // p.patch
     assert side == 16 and [side // k for k in p.unit_patches] == [16, 8, 4]
     assert p.ratios == (0.1, 0.25, 0.5, 0.75, 0.9) and p.datasets == ("shapes",)

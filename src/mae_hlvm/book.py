@@ -15,7 +15,8 @@ A chapter names the :class:`mae_hlvm.experiments.params.Params` subclass that de
 its notebook metadata (``"mae_hlvm": {"params": "module:Class"}``). That class is the one definition
 of the knobs: its defaults are the ``default`` profile (whose profile entry is therefore ``{}``), the
 ``smoke`` and ``paper`` entries list what differs, and the notebook's ``parameters`` cell is generated
-from it. The executed copy hides the parameters cells: the chapter shows the values it used once.
+from it. A chapter may define further profiles of its own (the sweep's ``gpu``); they run with
+``--only`` that chapter. The executed copy hides the parameters cells: the chapter shows the values it used once.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from typing import IO, Any, Iterable, Sequence
 
 import yaml
 
-PROFILES: tuple[str, ...] = ("smoke", "default", "paper")
+PROFILES: tuple[str, ...] = ("smoke", "default", "paper")  # every chapter defines these; some define more
 EXECUTED_DIR = Path("book") / "executed"
 NOTEBOOK_DIR = Path("notebooks")
 PROFILE_DIR = NOTEBOOK_DIR / "profiles"
@@ -133,10 +134,10 @@ def _check_values(root: Path, name: str, values: dict[str, Any], where: str) -> 
             raise BookError(f"{where}: {err}") from None
 
 
-def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
-    """The values that ``profile`` sets for chapter ``name`` (what the runner injects), checked."""
-    if profile not in PROFILES:
-        raise BookError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+def chapter_profiles(root: Path, name: str) -> dict[str, dict[str, Any]]:
+    """Chapter ``name``'s profiles and the values each sets, in its profile file's order: every one of
+    :data:`PROFILES` (refused if one is missing) and any further profile of its own; the values are
+    checked against the chapter's knobs when a profile is asked for."""
     path = root / PROFILE_DIR / f"{name}.yaml"
     if not path.is_file():
         raise BookError(f"chapter {name!r} has no profile file {PROFILE_DIR / (name + '.yaml')}")
@@ -146,11 +147,20 @@ def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
     missing = [p for p in PROFILES if p not in sets]
     if missing:
         raise BookError(f"{path.name} lacks profile(s) {', '.join(missing)}; every chapter defines {', '.join(PROFILES)}")
-    params = sets[profile] or {}
-    if not isinstance(params, dict):
-        raise BookError(f"profile {profile!r} of {path.name} must be a mapping of parameters, got {params!r}")
-    _check_values(root, name, params, f"profile {profile!r} of {name!r}")
-    return dict(params)
+    for profile, params in sets.items():
+        if not isinstance(params or {}, dict):
+            raise BookError(f"profile {profile!r} of {path.name} must be a mapping of parameters, got {params!r}")
+    return {profile: dict(params or {}) for profile, params in sets.items()}
+
+
+def profile_parameters(root: Path, name: str, profile: str) -> dict[str, Any]:
+    """The values that ``profile`` sets for chapter ``name`` (what the runner injects), checked:
+    one of :data:`PROFILES`, or a further profile that this chapter's file defines."""
+    sets = chapter_profiles(root, name)
+    if profile not in sets:
+        raise BookError(f"unknown profile {profile!r} for chapter {name!r}; valid profiles: {', '.join(sets)}")
+    _check_values(root, name, sets[profile], f"profile {profile!r} of {name!r}")
+    return sets[profile]
 
 
 def chapter_params(name: str, profile: str, root: Path | None = None, **overrides: Any) -> Any:
@@ -287,8 +297,6 @@ def run_chapter(root: Path, name: str, profile: str, out_dir: Path | None = None
 def run_book(root: Path, profile: str, only: Sequence[str] | None = None,
              out_dir: Path | None = None) -> list[ChapterRun]:
     """Execute the chapters (all, or those in ``only``) in order, printing elapsed time per chapter."""
-    if profile not in PROFILES:
-        raise BookError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     names = chapters(root)
     for name in only or ():
         if name not in names:
@@ -325,7 +333,9 @@ def _parse_value(text: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mae_hlvm.book", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
+    parser.add_argument("--profile", default="default",
+                        help=f"one of {', '.join(PROFILES)}, or a profile of the --only chapter's own "
+                             "(09_sweep: gpu); default: default")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this chapter (repeatable)")
     parser.add_argument("--out", type=Path, help="folder for executed copies (default: book/executed)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -343,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             for name in chapters(root):
                 print(name)
-                for profile in PROFILES:
+                for profile in chapter_profiles(root, name):
                     print(f"  {profile}: {profile_parameters(root, name, profile)}")
             return 0
         if args.parameter:

@@ -97,15 +97,6 @@ class SweepParams(Params):
                                 ident_max_train=400, **common)
 
 
-# The GPU setting (benchmarks/gpu_check.py, recorded into book/recorded/sweep_gpu.json): the 2-px-patch
-# model, whose 16 x 16 patch grid keeps all three of the paper's units (1, 2 and 4 patches leave 16, 8
-# and 4 units a side, as ViT-B/8's 28, 14 and 7 keep the paper's steps), every ratio, one seed on the
-# shapes images (the GPU machine has no Fashion-MNIST); 1,500 steps of 256 images, 2.5 times the
-# images each CPU point sees (1,200 steps of 128): a budget set before any GPU run, not tuned on one.
-GPU_PARAMS = SweepParams(model="mae_tiny_p2", ratios=(0.1, 0.25, 0.5, 0.75, 0.9), unit_patches=(1, 2, 4),
-                         steps=1500, warmup_steps=75, batch_size=256, n_images=20000)
-
-
 # ------------------------------------------------------------------------------------ metrics
 def _shifted_mean(robustness: dict[str, float]) -> float:
     """Mean top-1 over the shifted test sets (every entry but the i.i.d. one, ``IN1K``)."""
