@@ -99,3 +99,19 @@ def test_the_check_itself_catches_a_ledger_ahead_of_its_record():
     with pytest.raises(AssertionError, match="update the ledger"):
         _check({"E4": "open"}, {"E4": "shapes: supported; Fashion-MNIST: undecided"}, "a record")
     assert ledger_verdicts("| E4 | claim | evidence | open (x) |\n| # | a | b | c |") == {"E4": "open (x)"}
+
+
+def test_the_ledgers_reading_of_the_gpu_units_is_the_records():
+    """E5's evidence reads the recorded GPU sweep's unit series (one seed: a direction, no verdict);
+    the direction it states must be the record's."""
+    row = next(line for line in (ROOT / "book" / "claims.md").read_text().splitlines() if line.startswith("| E5 |"))
+    path = ROOT / "book" / "recorded" / "sweep_gpu.json"
+    if "probe falling with the unit" not in row:
+        pytest.skip("E5 does not cite the GPU record")
+    rec = sweep.load_recorded(path)
+    assert not rec.stale, rec.stale
+    frame = rec.frame()
+    probe = sweep.series(frame, "shapes", rec.params.patch)[1].groupby("x")["probe"].mean()
+    assert list(probe.index) == [1, 2, 4] and sweep.trend(probe.to_numpy()) == "falls"
+    untrained = frame[frame["kind"] == "random init"]["probe"].mean()
+    assert abs(probe.loc[4] - untrained) < 0.01  # "to the untrained encoder's level"
