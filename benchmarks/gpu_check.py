@@ -99,7 +99,7 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float) -
     trained, longest, t0 = 0, 0.0, time.perf_counter()
 
     def key(row: dict) -> tuple:
-        return row["data"], row["seed"], row["ratio"], row["unit"], row["kind"]
+        return tuple(row[k] for k in sweep.ROW_KEY)
 
     def in_grid_order() -> list[dict]:
         order = {key(r): i for i, r in enumerate(expected)}

@@ -3,7 +3,8 @@
 # (object, boundary, superpixel: three seeds), the full Section 3.6 record (adds the extreme-ratio
 # pair, which are sweep points), then the sweep (chapter 09's paper profile). Each stage resumes from
 # the run cache, so the script can be stopped and started again at any time; it stops at the first
-# failure instead of starting the next stage beside a broken one. About 12 hours on 2 CPU cores.
+# failure instead of starting the next stage beside a broken one. About 13 hours on 2 CPU cores in all;
+# a stage started again never writes over a record holding more than it has done (recorded.target).
 #
 #     nohup benchmarks/record_all.sh > runs/record_all.log 2>&1 &
 #     pkill -STOP -f 'benchmarks/(section36|sweep)_record.py'   # pause for other CPU work, -CONT to go on

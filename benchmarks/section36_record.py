@@ -4,7 +4,8 @@ recorded form, ``book/recorded/section36_cpu.json``.
 Trains one run at a time through the run cache (baselines and the extreme-ratio pair are the sweep's
 points, so run ``benchmarks/sweep_record.py`` first or alongside, never at the same time); an
 interrupted call continues where it stopped. After every seed the rows done so far are written, so a
-partial record always holds finished runs only.
+partial record always holds finished runs only; while they are fewer than the record already there
+holds, they go to ``section36_cpu.partial.json`` beside it instead.
 
     python benchmarks/section36_record.py              # chapter 10's paper profile (hours)
     python benchmarks/section36_record.py --seeds 0 --suggestions object --out s36-seed0.json
@@ -17,7 +18,8 @@ import sys
 from pathlib import Path
 
 from mae_hlvm.book import chapter_params, find_root
-from mae_hlvm.experiments import section36
+from mae_hlvm.experiments.cache import commit_of_this_process
+from mae_hlvm.experiments import recorded, section36
 from mae_hlvm.experiments.section36 import Section36Result
 
 
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=None, help="default: book/recorded/section36_cpu.json")
     args = ap.parse_args(argv)
+    commit_of_this_process()  # the records name the code that starts now, not a later HEAD
     out = args.out or find_root() / "book" / "recorded" / "section36_cpu.json"
     command = "python benchmarks/section36_record.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     full = chapter_params("10_section36", "paper")  # one definition of the recorded setting: that profile
@@ -39,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += part.rows
         trained, seconds = trained + part.trained, seconds + part.seconds
         done.append(seed)
-        section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), out, command)
-        print(f"[record] seed {seed} done: {len(rows)} rows written to {out}", flush=True)
+        path = recorded.target(out, rows, section36.ROW_KEY)  # never over a record holding more
+        section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), path, command)
+        print(f"[record] seed {seed} done: {len(rows)} rows written to {path}", flush=True)
     return 0
 
 

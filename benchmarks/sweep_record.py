@@ -3,7 +3,8 @@
 Trains one point at a time through the run cache, so an interrupted run (a session that ends, a
 killed process) continues where it stopped when started again; after every (seed, dataset) block the
 rows done so far are written to the record, so a partial record always reflects finished points (the
-chapter counts the seeds per dataset from the rows, not from the profile).
+chapter counts the seeds per dataset from the rows, not from the profile); while they are fewer than
+the record already there holds, they go to ``sweep_cpu.partial.json`` beside it instead.
 
     python benchmarks/sweep_record.py          # the sweep chapter's paper profile: 3 seeds x 2 datasets (hours)
     python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out sweep-seed0.json
@@ -16,7 +17,8 @@ import sys
 from pathlib import Path
 
 from mae_hlvm.book import chapter_params, find_root
-from mae_hlvm.experiments import sweep
+from mae_hlvm.experiments.cache import commit_of_this_process
+from mae_hlvm.experiments import recorded, sweep
 from mae_hlvm.experiments.sweep import SweepResult
 
 
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=None, help="default: book/recorded/sweep_cpu.json")
     args = ap.parse_args(argv)
+    commit_of_this_process()  # the records name the code that starts now, not a later HEAD
     out = args.out or find_root() / "book" / "recorded" / "sweep_cpu.json"
     command = "python benchmarks/sweep_record.py " + shlex.join((argv if argv is not None else sys.argv[1:]))
     full = chapter_params("09_sweep", "paper")  # one definition of the recorded setting: that profile
@@ -39,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += part.rows
             trained, seconds, train_seconds = (trained + part.trained, seconds + part.seconds,
                                                train_seconds + part.train_seconds)
-            sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), out, command)
-            print(f"[record] {data}, seed {seed} done: {len(rows)} rows written to {out}", flush=True)
+            path = recorded.target(out, rows, sweep.ROW_KEY)  # never over a record holding more
+            sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), path, command)
+            print(f"[record] {data}, seed {seed} done: {len(rows)} rows written to {path}", flush=True)
     return 0
 
 

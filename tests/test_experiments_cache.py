@@ -123,3 +123,15 @@ def test_git_commit_names_the_repository_head_or_the_environments(monkeypatch):
     # a copy of the tree without .git (the GPU machine's) names the commit it was copied from
     monkeypatch.setenv("MAE_HLVM_COMMIT", "0123abc")
     assert C.git_commit() == "0123abc" and C.provenance()["commit"] == "0123abc"
+
+
+def test_a_long_process_names_the_commit_it_started_with(monkeypatch):
+    monkeypatch.delenv("MAE_HLVM_COMMIT", raising=False)
+    C.commit_of_this_process.cache_clear()
+    try:
+        monkeypatch.setattr(C, "git_commit", lambda: "a" * 40)
+        assert C.commit_of_this_process() == "a" * 40
+        monkeypatch.setattr(C, "git_commit", lambda: "b" * 40)  # a commit made while the recorder ran
+        assert C.provenance()["commit"] == "a" * 40
+    finally:
+        C.commit_of_this_process.cache_clear()

@@ -150,3 +150,51 @@ def test_trend_reads_a_series_in_order():
     assert S.trend([0.1, 0.2, 0.3]) == "rises" and S.trend([3, 2, 1]) == "falls"
     assert S.trend([1, 3, 2]) == "is not monotone" and S.trend([1, 1]) == "is not monotone"
     assert S.trend([5.0]) == "is not monotone"
+
+
+def test_a_restarted_recorder_never_writes_over_a_record_holding_more(tmp_path):
+    from mae_hlvm.experiments import recorded
+
+    out = tmp_path / "sweep_cpu.json"
+    row = dict(data="shapes", ratio=0.75, unit=4, kind="pretrained", probe=0.5)
+    three = [{**row, "seed": s} for s in (0, 1, 2)]
+    assert recorded.lost_rows(out, three[:1], S.ROW_KEY) == 0 and recorded.target(out, three[:1], S.ROW_KEY) == out
+    S.record(S.SweepResult(S.SweepParams(seeds=(0, 1, 2)), three, 3, 1.0, 1.0), out, command="test")
+    # a recorder started again from seed 0 holds one of the three rows: it writes beside the record
+    assert recorded.lost_rows(out, three[:1], S.ROW_KEY) == 2
+    partial = recorded.target(out, three[:1], S.ROW_KEY)
+    assert partial == tmp_path / "sweep_cpu.partial.json"
+    # rows that cover the record (more seeds, or the same rows with new values) replace it
+    assert recorded.target(out, [*three, {**row, "seed": 3}], S.ROW_KEY) == out
+    assert recorded.target(out, [{**r, "probe": 0.6} for r in three], S.ROW_KEY) == out
+
+
+def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script, monkeypatch):
+    """sweep_record.py and section36_record.py, restarted beside a record of more seeds than they
+    have done, write beside it and leave it as it was (their trainings replaced by stand-ins)."""
+    from mae_hlvm.experiments import section36
+
+    def fake_sweep(params, **kwargs):
+        rows = [dict(data=d, seed=s, ratio=0.75, unit=4, kind="pretrained", train_seconds=1.0, probe=0.5)
+                for d in params.datasets for s in params.seeds]
+        return S.SweepResult(params, rows, 0, 0.0, 0.0)
+
+    def fake_s36(params, **kwargs):
+        rows = [dict(suggestion=g, arm=a, data="shapes", seed=s, ratio=0.75, probe=0.5)
+                for g in params.suggestions for a in ("suggestion", "baseline") for s in params.seeds]
+        return section36.Section36Result(params, rows, 0, 0.0)
+
+    monkeypatch.setattr(S, "run", fake_sweep)
+    monkeypatch.setattr(section36, "run", fake_s36)
+    for name, make, argv in (("sweep_record", fake_sweep, ["--datasets", "shapes"]),
+                             ("section36_record", fake_s36, ["--suggestions", "object"])):
+        script = benchmark_script(name)
+        out = tmp_path / f"{name}.json"
+        big = make(S.SweepParams(seeds=(0, 1, 2, 3)) if name == "sweep_record" else
+                   section36.Section36Params(suggestions=("object",), seeds=(0, 1, 2, 3)))
+        (S if name == "sweep_record" else section36).record(big, out, command="the longer recording")
+        before = out.read_text()
+        assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
+        assert out.read_text() == before, name  # the record of four seeds is kept
+        partial = json.loads((tmp_path / f"{name}.partial.json").read_text())
+        assert sorted({r["seed"] for r in partial["rows"]}) == [0, 1], name

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -113,9 +114,17 @@ def machine() -> dict[str, Any]:
     return info
 
 
+@functools.lru_cache(maxsize=None)
+def commit_of_this_process() -> str:
+    """:func:`git_commit` when this process first asked. A recorder asks when it starts, so that a
+    record it writes hours later names the code that ran, not a HEAD committed meanwhile."""
+    return git_commit()
+
+
 def provenance() -> dict[str, Any]:
-    """Commit, machine, date (UTC, ISO 8601) and command of this process."""
-    return {"commit": git_commit(), "machine": machine(),
+    """Commit (``$MAE_HLVM_COMMIT``, else :func:`commit_of_this_process`), machine, date (UTC, ISO
+    8601) and command of this process."""
+    return {"commit": os.environ.get("MAE_HLVM_COMMIT") or commit_of_this_process(), "machine": machine(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"}
 

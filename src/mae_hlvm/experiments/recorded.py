@@ -8,14 +8,16 @@ to the configurations recorded, or when another library version wrote it; the bo
 instead of showing it as current.
 
 ``write`` and ``read`` are the shared halves; each computation (``sweep``, ``section36``) names its
-format, its parameters class and what "resolves to" means for it.
+format, its parameters class and what "resolves to" means for it. A recorder that rewrites its record
+as runs finish asks :func:`target` where to write, so that a run starting again from its first seed
+never replaces a record holding more than it has done yet.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import mae_hlvm
 
@@ -44,6 +46,24 @@ class Recorded:
 
 
 R = TypeVar("R", bound=Recorded)
+
+
+def lost_rows(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> int:
+    """How many rows of the record at ``path`` are not among ``rows`` (rows matched on the ``key``
+    fields); 0 where there is no record."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    have = {tuple(r.get(k) for k in key) for r in rows}
+    return sum(tuple(r.get(k) for k in key) not in have for r in json.loads(path.read_text()).get("rows", []))
+
+
+def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> Path:
+    """Where a recorder holding ``rows`` so far writes: ``path``, unless that would drop rows the record
+    there already holds (a recording of more seeds or points, restarted from its first one); then
+    ``<name>.partial.json`` beside it (git ignores it), until ``rows`` cover the record."""
+    path = Path(path)
+    return path if lost_rows(path, rows, key) == 0 else path.with_name(path.stem + ".partial.json")
 
 
 def write(path: str | Path, fmt: str, params: Params, body: dict[str, Any], command: str) -> Path:

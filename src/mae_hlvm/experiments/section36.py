@@ -498,6 +498,7 @@ def subtree_predictions(depth: int = 4, branching: int = 2, ratio: float = 0.5, 
 
 # ------------------------------------------------------------------------------------ recorded form
 RECORD_FORMAT = "mae_hlvm.section36/1"
+ROW_KEY = ("suggestion", "arm", "data", "seed", "ratio")  # what tells two rows of a record apart
 
 
 def record(result: Section36Result, path: str | Path, command: str) -> Path:

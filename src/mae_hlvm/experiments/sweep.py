@@ -374,6 +374,7 @@ def summary(frame, metrics: Sequence[str] | None = None):
 
 # ------------------------------------------------------------------------------------ recorded form
 RECORD_FORMAT = "mae_hlvm.sweep/1"
+ROW_KEY = ("data", "seed", "ratio", "unit", "kind")  # what tells two rows of a record apart
 
 
 def record(result: SweepResult, path: str | Path, command: str) -> Path:
