@@ -43,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         trained, seconds = trained + part.trained, seconds + part.seconds
         done.append(seed)
         path = recorded.target(out, rows, section36.ROW_KEY)  # never over a record holding more
-        section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), path, command)
-        print(f"[record] seed {seed} done: {len(rows)} rows written to {path}", flush=True)
+        if path is not None:
+            section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), path,
+                             command)
+        print(f"[record] seed {seed} done: {len(rows)} rows "
+              + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
     return 0
 
 

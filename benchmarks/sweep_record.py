@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             trained, seconds, train_seconds = (trained + part.trained, seconds + part.seconds,
                                                train_seconds + part.train_seconds)
             path = recorded.target(out, rows, sweep.ROW_KEY)  # never over a record holding more
-            sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), path, command)
-            print(f"[record] {data}, seed {seed} done: {len(rows)} rows written to {path}", flush=True)
+            if path is not None:
+                sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), path, command)
+            print(f"[record] {data}, seed {seed} done: {len(rows)} rows "
+                  + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
     return 0
 
 

@@ -167,6 +167,8 @@ def test_a_restarted_recorder_never_writes_over_a_record_holding_more(tmp_path):
     # rows that cover the record (more seeds, or the same rows with new values) replace it
     assert recorded.target(out, [*three, {**row, "seed": 3}], S.ROW_KEY) == out
     assert recorded.target(out, [{**r, "probe": 0.6} for r in three], S.ROW_KEY) == out
+    # exactly the recorded rows (a restart recomputing them from the cache): nothing to write
+    assert recorded.target(out, [dict(r) for r in three], S.ROW_KEY) is None
 
 
 def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script, monkeypatch):
@@ -198,3 +200,8 @@ def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script,
         assert out.read_text() == before, name  # the record of four seeds is kept
         partial = json.loads((tmp_path / f"{name}.partial.json").read_text())
         assert sorted({r["seed"] for r in partial["rows"]}) == [0, 1], name
+        # run again over a record of exactly its rows, it leaves that record (and its provenance) alone
+        (tmp_path / f"{name}.partial.json").rename(out)
+        before = out.read_text()
+        assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
+        assert out.read_text() == before, name

@@ -58,12 +58,20 @@ def lost_rows(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[st
     return sum(tuple(r.get(k) for k in key) not in have for r in json.loads(path.read_text()).get("rows", []))
 
 
-def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> Path:
+def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> Path | None:
     """Where a recorder holding ``rows`` so far writes: ``path``, unless that would drop rows the record
     there already holds (a recording of more seeds or points, restarted from its first one); then
-    ``<name>.partial.json`` beside it (git ignores it), until ``rows`` cover the record."""
+    ``<name>.partial.json`` beside it (git ignores it), until ``rows`` cover the record. None when the
+    record there holds exactly ``rows``: a restarted recorder leaves it as it is (its provenance
+    names the process that computed them)."""
     path = Path(path)
+    if path.is_file() and _canonical(json.loads(path.read_text()).get("rows")) == _canonical(rows):
+        return None
     return path if lost_rows(path, rows, key) == 0 else path.with_name(path.stem + ".partial.json")
+
+
+def _canonical(rows: Any) -> str:
+    return json.dumps(rows, sort_keys=True, allow_nan=True)
 
 
 def write(path: str | Path, fmt: str, params: Params, body: dict[str, Any], command: str) -> Path:
