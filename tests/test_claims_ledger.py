@@ -12,7 +12,7 @@ import pytest
 from mae_hlvm.experiments import section36, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP_ROWS = ("E1", "E1p", "E2", "E3", "E4", "E7", "E8", "E9")
+SWEEP_ROWS = ("E1", "E1p", "E2", "E3", "E4", "E5u", "E7", "E8", "E9")
 SECTION36_ROWS = {"S1": ("S1",), "S2": ("S2a", "S2b", "S2c"), "S3": ("S3",)}
 
 
@@ -115,3 +115,6 @@ def test_the_ledgers_reading_of_the_gpu_units_is_the_records():
     assert list(probe.index) == [1, 2, 4] and sweep.trend(probe.to_numpy()) == "falls"
     untrained = frame[frame["kind"] == "random init"]["probe"].mean()
     assert abs(probe.loc[4] - untrained) < 0.01  # "to the untrained encoder's level"
+    e5u = next(line for line in (ROOT / "book" / "claims.md").read_text().splitlines() if line.startswith("| E5u |"))
+    if "one GPU run" in e5u and "points the other way" in e5u:
+        assert probe.loc[2] < probe.loc[1]  # against "probing improves from 1 to 2 patches"
