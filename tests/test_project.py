@@ -55,8 +55,10 @@ def test_notebook_is_clean_and_parameterised(path: Path):
 
 def test_every_chapter_has_all_profiles_and_valid_parameters(root: Path):
     for name in book.chapters(root):
-        for profile in book.PROFILES:
-            book.profile_parameters(root, name, profile)  # raises on unknown parameters
+        profiles = book.chapter_profiles(root, name)  # raises if one of book.PROFILES is missing
+        assert set(book.PROFILES) <= set(profiles)
+        for profile in profiles:  # a chapter's own profiles (the sweep's gpu) too
+            book.chapter_params(name, profile, root)  # raises on unknown parameters and invalid values
 
 
 def test_every_notebook_is_a_chapter(root: Path):
