@@ -95,39 +95,27 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float) -
     tokens' 0.9 / 0.75, squared for attention) the longest before it and a late point cannot overrun."""
     full = sweep_params(dry)
     command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "")
-    done: dict[tuple, dict] = {}  # (data, seed, ratio, unit, kind) -> row
-    trained, longest, t0 = 0, 0.0, time.perf_counter()
+    grid = {sweep.row_key(p, kind): i for i, (p, kind) in enumerate(sweep.runs(full))}  # the record's order
+    done: dict[tuple, dict] = {}
+    trained, longest, t0, stopped = 0, 0.0, time.perf_counter(), None
 
-    def key(row: dict) -> tuple:
-        return tuple(row[k] for k in sweep.ROW_KEY)
+    def unit_series_first(p) -> tuple:
+        return (p.mask_ratio != full.unit_ratio, -p.mask_ratio)
 
-    def in_grid_order() -> list[dict]:
-        order = {key(r): i for i, r in enumerate(expected)}
-        return sorted(done.values(), key=lambda r: order[key(r)])
-
-    expected = [dict(data=p.data, seed=p.seed, ratio=p.mask_ratio, unit=p.mask_unit, kind="pretrained")
-                for p in full.points()] + [dict(data=d, seed=s, ratio=full.base(d).mask_ratio,
-                                                unit=full.base(d).mask_unit, kind="random init")
-                                           for d in full.datasets for s in full.seeds]
-    stopped = None
-    for part in (full.replace(ratios=(full.unit_ratio,)), full.replace(ratios=tuple(sorted(full.ratios)[::-1]))):
-        point_start = time.perf_counter()
-        for row, was_trained in sweep.rows(part, RunCache(cache), device=device,
-                                           progress=lambda m: print(m, flush=True)):
-            trained += was_trained
-            longest = max(longest, time.perf_counter() - point_start)
-            if key(row) not in done:
-                done[key(row)] = row
-                rows = in_grid_order()
-                sweep.record(SweepResult(full, rows, trained, time.perf_counter() - t0,
-                                         sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command)
-            if len(done) < len(expected) and time.perf_counter() + 1.5 * longest > deadline:
-                stopped = f"stopped before the deadline after {len(done)} of {len(expected)} points"
-                break
-            point_start = time.perf_counter()
-        if stopped:
+    point_start = time.perf_counter()
+    for row, was_trained in sweep.rows(full, RunCache(cache), device=device, order=unit_series_first,
+                                       progress=lambda m: print(m, flush=True)):
+        trained += was_trained
+        longest = max(longest, time.perf_counter() - point_start)
+        done[tuple(row[k] for k in sweep.ROW_KEY)] = row
+        rows = sorted(done.values(), key=lambda r: grid[tuple(r[k] for k in sweep.ROW_KEY)])
+        sweep.record(SweepResult(full, rows, trained, time.perf_counter() - t0,
+                                 sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command)
+        if len(done) < len(grid) and time.perf_counter() + 1.5 * longest > deadline:
+            stopped = f"stopped before the deadline after {len(done)} of {len(grid)} points"
             break
-    return {"points": len(done), "of": len(expected), "minutes": (time.perf_counter() - t0) / 60,
+        point_start = time.perf_counter()
+    return {"points": len(done), "of": len(grid), "minutes": (time.perf_counter() - t0) / 60,
             "longest_point_s": longest, "stopped": stopped}
 
 

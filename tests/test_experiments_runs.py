@@ -125,6 +125,29 @@ def test_the_suite_runs_every_evaluation_and_caches_its_result(cache):
     assert set(only) == {"mask_ratio", "mask_unit", "data", "probe", "shape_bias", "seconds"}
 
 
+def test_evaluation_off_the_cpu_is_cached_apart_and_the_cpus_key_is_unchanged(cache):
+    from mae_hlvm.experiments.evaluation import cache_key
+
+    run = P.run(TOY.replace(steps=0), cache)
+    smoke = SUITE.replace(evaluations=["probe"])
+    res = evaluate(run, smoke, cache)
+    assert evaluate(run, smoke, cache, device="cpu") == res     # the CPU's cached result, as before
+    assert next(run.model.parameters()).device.type == "cpu"    # the run's model stays on the CPU
+    cpu = cache_key(smoke, 0.75, 4, "shapes", torch.device("cpu"))
+    assert "device" not in cpu and cache_key(smoke, 0.75, 4, "shapes", torch.device("cuda", 1)) == {
+        **cpu, "device": "cuda"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_suite_on_a_gpu_agrees_with_the_cpu(cache):
+    run = P.run(TOY.replace(steps=0), cache)
+    cpu = evaluate(run, SUITE, cache)
+    gpu = evaluate(P.run(TOY.replace(steps=0), cache), SUITE, cache, device="cuda")
+    assert gpu["reconstruction"]["psnr"]["mean"] == pytest.approx(cpu["reconstruction"]["psnr"]["mean"], rel=1e-3)
+    assert abs(gpu["probe"]["accuracy"] - cpu["probe"]["accuracy"]) <= 0.05
+    assert set(gpu["transfer"]) == set(cpu["transfer"])
+
+
 @pytest.mark.parametrize("change, message", [
     ({"evaluations": ["probe", "fid"]}, r"unknown \['fid'\]"),
     ({"evaluations": ["probe", "probe"]}, "lists an evaluation twice"),

@@ -117,6 +117,12 @@ def test_toy_sweep_runs_caches_and_records(tmp_path):
     assert {"probe", "ssim", "silhouette", "r2_global"} <= set(frame.columns)
     again = S.run(TOY, cache, progress=None)
     assert again.trained == 0 and again.rows == first.rows
+    assert [tuple(r[k] for k in S.ROW_KEY) for r in first.rows] == [S.row_key(*pk) for pk in S.runs(TOY)]
+    # another order does the same runs (from the cache), highest ratio first, ties in the record's order
+    reordered = [row for row, _ in S.rows(TOY, cache, progress=None, order=lambda p: -p.mask_ratio)]
+    assert [(r["ratio"], r["unit"], r["kind"]) for r in reordered] == [
+        (0.75, 4, "pretrained"), (0.75, 8, "pretrained"), (0.75, 4, "random init"), (0.25, 4, "pretrained")]
+    assert sorted(map(str, reordered)) == sorted(map(str, first.rows))
     summary = S.summary(frame)
     assert set(summary["metric"]) >= {"probe", "ssim"} and (summary["n_seeds"] == 1).all()
     verdicts = S.decide(frame, "shapes", TOY.patch)
@@ -150,6 +156,20 @@ def test_trend_reads_a_series_in_order():
     assert S.trend([0.1, 0.2, 0.3]) == "rises" and S.trend([3, 2, 1]) == "falls"
     assert S.trend([1, 3, 2]) == "is not monotone" and S.trend([1, 1]) == "is not monotone"
     assert S.trend([5.0]) == "is not monotone"
+
+
+def test_unit_series_text_reads_means_over_seeds_beside_the_paper():
+    rows = [{"data": "shapes", "kind": "pretrained", "ratio": 0.75, "unit": 2 * k, "seed": s,
+             "probe": p + 0.01 * s, "r2_global": g} for k, p, g in ((1, 0.40, 0.7), (2, 0.35, 0.8))
+            for s in (0, 1)]
+    rows += [{"data": "shapes", "kind": "pretrained", "ratio": 0.5, "unit": 2, "seed": 0, "probe": 0.9,
+              "r2_global": 0.0},  # the ratio series: not read
+             {"data": "shapes", "kind": "random init", "ratio": 0.75, "unit": 2, "seed": 0, "probe": 0.25,
+              "r2_global": 0.1}]
+    text = S.unit_series_text(pd.DataFrame(rows), "shapes", patch=2)
+    assert "40.5 % at 1 patch, 35.5 % at 2 patches (the untrained encoder: 25.0 %)" in text
+    assert "62.57 %, 68.96 %" in text and "it rises with the unit, ours falls" in text
+    assert "global latents rises with the unit (0.700, 0.800)" in text
 
 
 def test_a_restarted_recorder_never_writes_over_a_record_holding_more(tmp_path):

@@ -113,6 +113,13 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     label, runs = section36.cost_runs(pd.DataFrame(rows[-1:]))
     assert label == "" and runs.empty and section36.cost_summary(runs) == {"n_speed": 0, "n_curves": 0}
     assert figures.cost_panels(runs) is not None  # an empty figure, not an error
+    # the recorded Section 3.6 run's pair, with more curves (three seeds), wins over both
+    rec36 = Rec()
+    rec36.rows = rows[:4] + [{**r, "seed": 2} for r in rows[:2]] + rows[-1:]
+    label, runs = section36.cost_runs(pd.DataFrame(rows), rec, rec36)
+    assert label.startswith("the recorded Section 3.6 run") and len(runs) == 6
+    rec36.rows = []                                        # a record without rows
+    assert section36.cost_runs(pd.DataFrame(rows), rec, rec36)[0] == "this execution"
 
 
 def test_figures_are_closed_and_sweep_panels_take_every_dataset():
@@ -211,3 +218,34 @@ def test_recorded_form_round_trips_and_flags_stale(tmp_path):
     with pytest.raises(ValueError, match="format"):
         section36.load_recorded(path)
     assert np.isfinite(rec.payload["wall_seconds"])
+
+
+def _decided(claim: str, outcomes: list[str]) -> dict:
+    return {"claim": claim, "comparisons": [{"outcome": o} for o in outcomes]}
+
+
+def test_readings_put_the_object_masks_rules_and_the_extreme_ratio_into_words():
+    got = section36.readings([_decided("S2a", ["reversed", "undecided"]), _decided("S2b", ["holds", "reversed"]),
+                              _decided("S3", ["holds", "undecided", "holds", "holds"])])
+    assert "colour and texture out of what the encoder holds" in got["S2"]
+    assert "fall with them" in got["S2"] and "probe falls" in got["S2"] and "does not lift" in got["S2"]
+    assert got["S3"].startswith("Training costs less at 0.9 in images per second and in time to the common loss")
+    assert "PSNR on the common mask is higher at 0.9" in got["S3"] and "not told apart" in got["S3"]
+    lifted = section36.readings([_decided("S2a", ["holds", "holds"]), _decided("S2b", ["holds", "holds"])])
+    assert "lifts the encoder" in lifted["S2"] and "not decided" in lifted["S3"]
+    slower = section36.readings([_decided("S3", ["reversed", "holds", "reversed", "undecided"])])["S3"]
+    assert "costs more at 0.9 in images per second;" in slower and "PSNR on the common mask is lower" in slower
+    partly = section36.readings([_decided("S3", ["holds", "undecided", "holds", "undecided"])])["S3"]
+    assert partly.startswith("Training costs less at 0.9 in images per second, not measurably in time to the")
+    few = section36.readings([_decided("S2b", ["too few seeds", "too few seeds"])])
+    assert "not decided" in few["S2"]
+
+
+def test_the_extreme_reading_says_when_no_arm_holds_the_local_latents():
+    decided = [_decided("S3", ["holds", "undecided", "holds", "holds"])]
+    rows = pd.DataFrame([{"suggestion": "extreme", "arm": a, "seed": k, "r2_local": v}
+                         for k in range(3) for a, v in (("suggestion", -0.05), ("baseline", -0.04))])
+    assert "Neither arm holds the local latents at all (mean kernel R² -0.050 at 0.9, -0.040 at 0.1" in \
+        section36.readings(decided, rows)["S3"]
+    held = rows.assign(r2_local=0.3)
+    assert "Neither" not in section36.readings(decided, held)["S3"]

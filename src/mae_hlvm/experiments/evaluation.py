@@ -174,7 +174,7 @@ def _data_of(model: MaskedAutoencoder) -> str:
 
 def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suite: EvaluationParams,
              cache: RunCache | None = None, mask_ratio: float | None = None,
-             mask_unit: int | None = None) -> dict[str, Any]:
+             mask_unit: int | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Every evaluation of ``suite`` on one encoder; a dict with one entry per evaluation and
     ``seconds`` (time per evaluation, including the shared feature extraction as ``features``).
     Evaluations that the model's data does not support (Fashion-MNIST has no shifted sets, cue
@@ -182,20 +182,39 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
 
     Reconstructions are scored at the suite's ``recon_ratio``/``recon_unit`` when set, else at the
     model's pretraining ratio and unit (a run's or a checkpoint's; ``mask_ratio``/``mask_unit``
-    override). A run's results are cached in its folder."""
+    override). A run's results are cached in its folder.
+
+    ``device`` runs the encoder's work there (features, reconstructions, attention, the LARS probe,
+    the dense transfer; the model is moved to it); the scikit-learn parts (logistic probe, t-SNE,
+    R²) stay on the CPU. Results off the CPU are cached apart from the CPU's, since their numbers
+    may differ in the last digits."""
     model, ratio, unit, folder, data = _as_model(model_or_run)
     ratio = mask_ratio if mask_ratio is not None else ratio
     unit = mask_unit if mask_unit is not None else unit
     if suite.recon_ratio is not None:
         ratio, unit = suite.recon_ratio, suite.recon_unit
-    key = {"suite": suite.to_dict(), "mask_ratio": ratio, "mask_unit": unit, "data": data}
+    device = torch.device(device)
+    key = cache_key(suite, ratio, unit, data, device)
     cache = cache or RunCache()
     if folder is not None and (hit := cache.load_result(folder, "evaluation", key)) is not None:
         return hit
-    result = _run_suite(model.cpu().eval(), suite, ratio, unit, data)
+    home = next(model.parameters()).device
+    try:
+        result = _run_suite(model.to(device).eval(), suite, ratio, unit, data, device)
+    finally:
+        model.to(home)  # a run's model stays where the run keeps it (the CPU)
     if folder is not None:
         cache.save_result(folder, "evaluation", key, result)
     return result
+
+
+def cache_key(suite: EvaluationParams, ratio: float, unit: int | None, data: str,
+              device: torch.device) -> dict[str, Any]:
+    """What an evaluation's cached result is filed under: the suite, the reconstruction mask, the data
+    and, off the CPU, the device type (the CPU's key is the one results were cached under before
+    evaluations could run elsewhere, so those stay valid)."""
+    key = {"suite": suite.to_dict(), "mask_ratio": ratio, "mask_unit": unit, "data": data}
+    return key if device.type == "cpu" else {**key, "device": device.type}
 
 
 def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
@@ -206,7 +225,7 @@ def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
 
 
 def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, unit: int | None,
-               data: str) -> dict[str, Any]:
+               data: str, device: torch.device) -> dict[str, Any]:
     torch.manual_seed(suite.seed)
     seconds: dict[str, float] = {}
     todo = tuple(e for e in suite.evaluations if e in APPLICABLE[data])
@@ -228,14 +247,14 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
                                                     for k, b in named.items()})
     probe = None
     if any(e in todo for e in ("probe", *NEEDS_PROBE)):  # one probe serves the probe, robustness and bias
-        probe, out["probe"] = _timed(seconds, "probe", lambda: _probe(feats, sets, suite, num_classes))
+        probe, out["probe"] = _timed(seconds, "probe", lambda: _probe(feats, sets, suite, num_classes, device))
     for name in todo:
         if name == "reconstruction":
             out[name] = _timed(seconds, name, lambda: _reconstruction(model, sets.test.images[:suite.recon_n],
-                                                                      ratio, unit, suite.seed))
+                                                                      ratio, unit, suite.seed, device))
         elif name == "recon_unmasked":
             out[name] = _timed(seconds, name, lambda: ev.summarize(ev.evaluate_reconstruction(
-                model.reconstruct_unmasked, sets.test.images[:suite.recon_n], batch_size=250)))
+                model.reconstruct_unmasked, sets.test.images[:suite.recon_n], batch_size=250, device=device)))
         elif name == "attention":
             out[name] = _timed(seconds, name, lambda: _attention(model, sets.test))
         elif name == "tsne":
@@ -251,7 +270,7 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
             out[name] = {"shape_bias": b.shape_bias, "shape_decisions": b.shape_decisions,
                          "texture_decisions": b.texture_decisions, "other_decisions": b.other_decisions, "n": b.n}
         elif name == "transfer":
-            out[name] = _timed(seconds, name, lambda: _transfer(model, sets, suite, num_classes))
+            out[name] = _timed(seconds, name, lambda: _transfer(model, sets, suite, num_classes, device))
         elif name == "identifiability":
             out[name] = _timed(seconds, name, lambda: _identifiability(feats["test"], sets.test, suite))
     out["seconds"] = seconds
@@ -260,11 +279,11 @@ def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, 
 
 @torch.no_grad()
 def _reconstruction(model: MaskedAutoencoder, images: torch.Tensor, ratio: float, unit: int | None,
-                    seed: int) -> dict[str, Any]:
+                    seed: int, device: torch.device) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(seed)   # the same masks for every model evaluated with this seed
     scores = ev.evaluate_reconstruction(
         lambda x: model.reconstruct(x, mask_ratio=ratio, mask_unit=unit, generator=gen)["pasted"],
-        images, batch_size=250)
+        images, batch_size=250, device=device)  # the masks' generator stays on the CPU: same masks anywhere
     return ev.summarize(scores)
 
 
@@ -287,13 +306,13 @@ def _tsne(features: np.ndarray, test: ShapesBatch | LabelledImages, suite: Evalu
 
 
 def _probe(feats: dict[str, np.ndarray], sets: EvaluationSets, suite: EvaluationParams,
-           num_classes: int) -> tuple[ev.Probe, dict[str, Any]]:
+           num_classes: int, device: torch.device) -> tuple[ev.Probe, dict[str, Any]]:
     f, y = feats["train"], sets.train.labels
     logistic = ev.fit_logistic_probe(f, y, num_classes)
     if suite.probe == "lars":
         probe = ev.train_linear_probe(f, y, num_classes, ev.ProbeConfig(
             epochs=suite.probe_epochs, warmup_epochs=suite.probe_warmup_epochs,
-            batch_size=suite.probe_batch_size, blr=suite.probe_blr, seed=suite.seed))
+            batch_size=suite.probe_batch_size, blr=suite.probe_blr, seed=suite.seed), device=device)
     else:
         probe = logistic
     return probe, {"kind": suite.probe, "accuracy": probe.accuracy(feats["test"], sets.test.labels),
@@ -302,12 +321,12 @@ def _probe(feats: dict[str, np.ndarray], sets: EvaluationSets, suite: Evaluation
 
 
 def _transfer(model: MaskedAutoencoder, sets: EvaluationSets, suite: EvaluationParams,
-              num_classes: int) -> dict[str, float]:
+              num_classes: int, device: torch.device) -> dict[str, float]:
     tr = sets.train.subset(slice(0, suite.transfer_n_train))
     te = sets.test.subset(slice(0, suite.transfer_n_test))
     cfg = ev.TransferConfig(epochs=suite.transfer_epochs, batch_size=32, lr=suite.transfer_lr, seed=suite.seed)
     net, _ = ev.finetune_dense(model, tr.images, tr.masks, tr.boxes, tr.labels, num_classes, cfg,
-                               freeze_backbone=suite.transfer_freeze)
+                               device=device, freeze_backbone=suite.transfer_freeze)
     return {k: float(v) for k, v in ev.evaluate_dense(net, te.images, te.masks, te.boxes, te.labels).items()}
 
 

@@ -51,11 +51,16 @@ R = TypeVar("R", bound=Recorded)
 def lost_rows(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> int:
     """How many rows of the record at ``path`` are not among ``rows`` (rows matched on the ``key``
     fields); 0 where there is no record."""
-    path = Path(path)
-    if not path.is_file():
-        return 0
+    return _lost(_rows_at(Path(path)), rows, key)
+
+
+def _rows_at(path: Path) -> list[dict[str, Any]] | None:
+    return json.loads(path.read_text()).get("rows", []) if path.is_file() else None
+
+
+def _lost(held: Sequence[dict[str, Any]] | None, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> int:
     have = {tuple(r.get(k) for k in key) for r in rows}
-    return sum(tuple(r.get(k) for k in key) not in have for r in json.loads(path.read_text()).get("rows", []))
+    return sum(tuple(r.get(k) for k in key) not in have for r in held or [])
 
 
 def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> Path | None:
@@ -65,9 +70,10 @@ def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str])
     record there holds exactly ``rows``: a restarted recorder leaves it as it is (its provenance
     names the process that computed them)."""
     path = Path(path)
-    if path.is_file() and _canonical(json.loads(path.read_text()).get("rows")) == _canonical(rows):
+    held = _rows_at(path)
+    if held is not None and _canonical(held) == _canonical(rows):
         return None
-    return path if lost_rows(path, rows, key) == 0 else path.with_name(path.stem + ".partial.json")
+    return path if _lost(held, rows, key) == 0 else path.with_name(path.stem + ".partial.json")
 
 
 def _canonical(rows: Any) -> str:

@@ -149,7 +149,7 @@ def run(params: Section36Params, cache: RunCache | None = None, device: str = "c
             progress(f"[section 3.6] {i + 1}/{len(runs)}: {s}, {arm}, seed {p.seed}")
         r = pretraining_run(p, cache, device=device)
         trained += not r.reused
-        res = evaluate(r, params.sweep(p.data).evaluation(), cache)
+        res = evaluate(r, params.sweep(p.data).evaluation(), cache, device=device)
         rows.append({"suggestion": s, "arm": arm, "data": p.data, "seed": p.seed, "ratio": p.mask_ratio,
                      "train_seconds": r.train_seconds, "final_loss": r.record.get("final_loss"),
                      **r.cost,
@@ -320,6 +320,68 @@ def decide(frame, rules: Sequence[Rule36] = RULES) -> list[dict[str, Any]]:
     return out
 
 
+def readings(decided: Sequence[dict[str, Any]], frame=None) -> dict[str, str]:
+    """What the verdicts of :func:`decide` say together, for prose: ``"S2"`` reads the object masks'
+    two rules against each other (does hiding the object lift the encoder, or only take the object
+    away?), ``"S3"`` the extreme ratio's cost against its low-level metrics. A sentence per claim
+    whose comparisons were decided (at least ``MIN_SEEDS`` seeds); otherwise a sentence saying so.
+    With the rows (``frame``), S3's reading also says when neither arm holds the local latents at
+    all (mean kernel R² at or below 0), since a comparison at that floor cannot show them kept."""
+    by = {v["claim"]: [c["outcome"] for c in v["comparisons"]] for v in decided}
+
+    def decided_(outcomes: list[str], n: int) -> bool:
+        return len(outcomes) == n and not {"too few seeds", "missing"} & set(outcomes)
+
+    def say(outcome: str, holds: str, reversed_: str, otherwise: str) -> str:
+        return {"holds": holds, "reversed": reversed_}.get(outcome, otherwise)
+
+    out = {}
+    s2a, s2b = by.get("S2a", [""]), by.get("S2b", [])
+    if decided_(s2b, 2):
+        appearance = say(s2b[0], "take the object's colour and texture out of what the encoder holds, as "
+                                 "Algorithm 1 predicts for c",
+                         "leave more of the object's colour and texture in the encoder, against Algorithm 1's "
+                         "prediction for c",
+                         "do not measurably change what the encoder holds of the object's colour and texture")
+        silhouette = say(s2b[1], "the silhouette latents rise", "the silhouette latents fall with them",
+                         "the silhouette latents do not move measurably")
+        probe = say(s2a[0], "rises", "falls", "does not move measurably")
+        upshot = ("hiding the object lifts the encoder towards the object's shape." if
+                  (s2a[0], s2b[1]) == ("holds", "holds") else
+                  "hiding the object does not lift the encoder to higher-level latents."
+                  if "reversed" in (s2a[0], s2b[1]) else
+                  "the shift towards shape that the paper expects is not shown.")
+        out["S2"] = f"In these runs the object masks {appearance}; {silhouette}, and the linear probe {probe} " \
+                    f"(S2a): {upshot}"
+    else:
+        out["S2"] = f"The object masks' rules are not decided here (fewer than {MIN_SEEDS} seeds, or not run)."
+    s3 = by.get("S3", [])
+    if decided_(s3, 4):
+        measures = ("images per second", "time to the common loss")
+        faster = [m for m, o in zip(measures, s3[2:]) if o == "holds"]
+        slower = [m for m, o in zip(measures, s3[2:]) if o == "reversed"]
+        unclear = [m for m in measures if m not in faster + slower]
+        cost = (f"costs more at 0.9 in {' and '.join(slower)}" if slower else
+                f"costs less at 0.9 in {' and in '.join(faster)}"
+                + (f", not measurably in {unclear[0]}" if unclear else "") if faster else
+                "does not measurably cost less at 0.9")
+        low = [say(o, f"{what} is higher at 0.9", f"{what} is lower at 0.9, against the suggestion",
+                   f"{what} is not told apart from 0.1's (which 'retains' allows)")
+               for o, what in zip(s3[:2], ("the PSNR on the common mask", "the R² of the local latents"))]
+        out["S3"] = f"Training {cost}; {low[0]} and {low[1]}."
+        arms = frame[frame["suggestion"] == "extreme"].groupby("arm")["r2_local"].mean() if frame is not None \
+            else None
+        if arms is not None and len(arms) == 2 and (arms <= 0).all():
+            out["S3"] += (f" Neither arm holds the local latents at all (mean kernel R² {arms['suggestion']:.3f} "
+                          f"at 0.9, {arms['baseline']:.3f} at 0.1: no better than their mean), so that "
+                          "comparison cannot show low-level information kept or lost; the PSNR, which "
+                          "scores the decoder's pixels rather than the encoder's features, is the low-level "
+                          "evidence here.")
+    else:
+        out["S3"] = f"The extreme-ratio rule is not decided here (fewer than {MIN_SEEDS} seeds, or not run)."
+    return out
+
+
 def summary(frame, metrics: Sequence[str]):
     """Mean and 95 % t-interval over seeds per (suggestion, arm) and metric, as a long table."""
     import pandas as pd
@@ -339,12 +401,13 @@ def summary(frame, metrics: Sequence[str]):
 COST_COLUMNS = ("seed", "ratio", "images_per_s", "step_seconds", "monitor", "monitor_ratio")
 
 
-def cost_runs(frame, recorded_sweep: Any = None):
+def cost_runs(frame, recorded_sweep: Any = None, recorded_section36: Any = None):
     """The runs whose cost chapter 10 shows, and where they come from (``(label, frame with
-    COST_COLUMNS)``): the recorded sweep's shapes runs at one-patch units (every ratio) or this
-    execution's extreme-ratio runs (``frame``), preferring a source with monitor curves, then one with
-    step times; an empty frame and label when neither has runs. Curves scored on another common mask
-    than today's ``MONITOR_RATIO`` are dropped (set to None), so that every curve shown is comparable."""
+    COST_COLUMNS)``): the recorded Section 3.6 run's extreme-ratio pair, the recorded sweep's shapes
+    runs at one-patch units (every ratio), or this execution's extreme-ratio runs (``frame``); the
+    source with the most runs with monitor curves, then with step times, then runs (ties: that
+    order). An empty frame and label when none has runs. Curves scored on another common mask than
+    today's ``MONITOR_RATIO`` are dropped (set to None), so that every curve shown is comparable."""
     import pandas as pd
 
     def cols(f):
@@ -353,18 +416,21 @@ def cost_runs(frame, recorded_sweep: Any = None):
         f.loc[other, "monitor"] = None
         return f
 
+    def extreme(f):
+        return cols(f[f["suggestion"] == "extreme"]) if "suggestion" in f else cols(f.iloc[:0])
+
     sources = []
+    if recorded_section36 is not None and not recorded_section36.stale:
+        sources.append((f"the recorded Section 3.6 run ({recorded_section36.payload['date'][:10]}, shapes)",
+                        extreme(recorded_section36.frame())))
     if recorded_sweep is not None and not recorded_sweep.stale:
         f = recorded_sweep.frame()
         f = f[(f["data"] == "shapes") & (f["kind"] == "pretrained") & (f["unit"] == recorded_sweep.params.patch)]
         sources.append((f"the recorded sweep ({recorded_sweep.payload['date'][:10]}, shapes)", cols(f)))
-    if "suggestion" in frame and (frame["suggestion"] == "extreme").any():
-        sources.append(("this execution", cols(frame[frame["suggestion"] == "extreme"])))
-    for test in (lambda f: f["monitor"].notna().any(), lambda f: f["images_per_s"].notna().any(), len):
-        for label, f in sources:
-            if test(f):
-                return label, f
-    return "", pd.DataFrame(columns=list(COST_COLUMNS))
+    sources.append(("this execution", extreme(frame)))
+    label, best = max(sources, key=lambda lf: (lf[1]["monitor"].notna().sum(), lf[1]["images_per_s"].notna().sum(),
+                                               len(lf[1])))  # max keeps the first of equals
+    return (label, best) if len(best) else ("", pd.DataFrame(columns=list(COST_COLUMNS)))
 
 
 def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:

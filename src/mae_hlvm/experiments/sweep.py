@@ -158,23 +158,38 @@ class SweepResult:
         return pd.DataFrame(self.rows)
 
 
+def runs(params: SweepParams) -> list[tuple[PretrainingParams, str]]:
+    """Every run of the sweep with its kind, in the order of the record: the points (``"pretrained"``),
+    then the untrained encoder once per dataset and seed (``"random init"``; its weights do not depend
+    on the mask)."""
+    points = params.points()
+    baselines = {(p.data, p.seed): params.base(p.data).replace(seed=p.seed, steps=0) for p in points}
+    return [(p, "pretrained") for p in points] + [(p, "random init") for p in baselines.values()]
+
+
+def row_key(p: PretrainingParams, kind: str) -> tuple:
+    """The ``ROW_KEY`` fields of the row that run ``p`` of kind ``kind`` yields."""
+    return (p.data, p.seed, p.mask_ratio, p.mask_unit, kind)
+
+
 def rows(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
-         progress: Callable[[str], None] | None = print) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Train (or load) every point of the sweep, one at a time, evaluate each with the suite, and
-    yield ``(row, trained)`` as each point is done (``trained``: False when the run came from the
-    cache), so that a caller can record finished points or stop between points."""
+         progress: Callable[[str], None] | None = print,
+         order: Callable[[PretrainingParams], Any] | None = None) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Train (or load) every run of the sweep (:func:`runs`), one at a time, evaluate each with the
+    suite, and yield ``(row, trained)`` as each is done (``trained``: False when the run came from the
+    cache), so that a caller can record finished points or stop between points. ``order``, a sort key
+    on a run's parameters, changes the order runs are done in (stable: ties keep the record's order)."""
     cache = cache or RunCache()
     suite = params.evaluation()
-    points = params.points()
-    # the untrained encoder once per dataset and seed (its weights do not depend on the mask)
-    baselines = {(p.data, p.seed): params.base(p.data).replace(seed=p.seed, steps=0) for p in points}
-    for i, p in enumerate([*points, *baselines.values()]):
-        kind = "random init" if p.steps == 0 else "pretrained"
+    todo = runs(params)
+    if order is not None:
+        todo = sorted(todo, key=lambda pk: order(pk[0]))
+    for i, (p, kind) in enumerate(todo):
         if progress:
-            progress(f"[sweep] {i + 1}/{len(points) + len(baselines)}: {p.data}, seed {p.seed}, "
+            progress(f"[sweep] {i + 1}/{len(todo)}: {p.data}, seed {p.seed}, "
                      f"ratio {p.mask_ratio}, unit {p.mask_unit} px ({kind})")
         r = pretraining_run(p, cache, device=device)
-        res = evaluate(r, suite, cache)
+        res = evaluate(r, suite, cache, device=device)
         yield ({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
                 "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
                 "train_seconds": r.train_seconds, **r.cost, **metric_values(res)}, not r.reused)
@@ -473,6 +488,25 @@ def trend(values: Sequence[float]) -> str:
     if len(steps) and (steps < 0).all():
         return "falls"
     return "is not monotone"
+
+
+def unit_series_text(frame, data: str, patch: int) -> str:
+    """One paragraph for prose on the unit series of ``data``: the linear probe per unit (means over
+    the seeds present) beside the untrained encoder and the paper's Table 1, the direction of each
+    (:func:`trend`), and the kernel R² of the global latents, whose rise rule T4u expects. Directions
+    only: it decides nothing, whatever the number of seeds."""
+    by_unit = series(frame, data, patch)[1].groupby("x")
+    probe, r2g = by_unit["probe"].mean(), by_unit["r2_global"].mean()
+    rand = frame[(frame["data"] == data) & (frame["kind"] == "random init")]["probe"].mean()
+    paper = [v for v in (paper_value("probe", "unit", k) for k in probe.index) if v is not None]
+    return ("On the unit series the linear probe reads "
+            + ", ".join(f"{100 * v:.1f} % at {k:g} patch{'es' if k > 1 else ''}" for k, v in probe.items())
+            + f" (the untrained encoder: {100 * rand:.1f} %); the paper's Table 1 reads "
+            + ", ".join(f"{100 * v:.2f} %" for v in paper)
+            + f" for units of 8, 16 and 32 pixels: it {trend(paper)} with the unit, ours "
+            + f"{trend(probe.to_numpy())}. The kernel R² of the global latents {trend(r2g.to_numpy())} "
+            + "with the unit (" + ", ".join(f"{v:.3f}" for v in r2g) + "); rule T4u, from the theory, "
+            + "expects a rise.")
 
 
 def point_table(frame, data: str, patch: int, metrics: Sequence[str], scale: float = 1.0):
