@@ -169,7 +169,20 @@ def test_unit_series_text_reads_means_over_seeds_beside_the_paper():
     text = S.unit_series_text(pd.DataFrame(rows), "shapes", patch=2)
     assert "40.5 % at 1 patch, 35.5 % at 2 patches (the untrained encoder: 25.0 %)" in text
     assert "62.57 %, 68.96 %" in text and "it rises with the unit, ours falls" in text
-    assert "global latents rises with the unit (0.700, 0.800)" in text
+    assert "global latents rises with the unit (0.700, 0.800)" in text and "region" not in text
+    with_region = S.unit_series_text(pd.DataFrame(rows).assign(r2_region=0.1), "shapes", patch=2)
+    assert with_region.endswith("That of the region latents (position, size, proportions) is not monotone "
+                                "(0.100, 0.100).")
+
+
+def test_latent_floor_text_names_the_levels_no_encoder_holds():
+    rows = pd.DataFrame([{"data": "shapes", "kind": k, "r2_global": g, "r2_region": 0.2, "r2_local": loc}
+                         for k, g, loc in (("pretrained", 0.8, -0.04), ("random init", 0.7, -0.016))])
+    text = S.latent_floor_text(rows)
+    assert text.startswith("No encoder here holds the local latents at all") and "(highest -0.016)" in text
+    assert text.endswith("the features carry the global latents and region latents only.")
+    assert S.latent_floor_text(rows.assign(r2_local=[0.1, -0.2])) == ""       # one encoder holds some
+    assert S.latent_floor_text(rows, "fashion_mnist") == ""                   # no such rows
 
 
 def test_a_restarted_recorder_never_writes_over_a_record_holding_more(tmp_path):

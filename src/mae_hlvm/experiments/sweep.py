@@ -493,10 +493,11 @@ def trend(values: Sequence[float]) -> str:
 def unit_series_text(frame, data: str, patch: int) -> str:
     """One paragraph for prose on the unit series of ``data``: the linear probe per unit (means over
     the seeds present) beside the untrained encoder and the paper's Table 1, the direction of each
-    (:func:`trend`), and the kernel R² of the global latents, whose rise rule T4u expects. Directions
-    only: it decides nothing, whatever the number of seeds."""
+    (:func:`trend`), the kernel R² of the global latents, whose rise rule T4u expects, and that of the
+    region latents. Directions only: it decides nothing, whatever the number of seeds."""
     by_unit = series(frame, data, patch)[1].groupby("x")
     probe, r2g = by_unit["probe"].mean(), by_unit["r2_global"].mean()
+    r2r = by_unit["r2_region"].mean() if "r2_region" in frame else None
     rand = frame[(frame["data"] == data) & (frame["kind"] == "random init")]["probe"].mean()
     paper = [v for v in (paper_value("probe", "unit", k) for k in probe.index) if v is not None]
     return ("On the unit series the linear probe reads "
@@ -506,7 +507,34 @@ def unit_series_text(frame, data: str, patch: int) -> str:
             + f" for units of 8, 16 and 32 pixels: it {trend(paper)} with the unit, ours "
             + f"{trend(probe.to_numpy())}. The kernel R² of the global latents {trend(r2g.to_numpy())} "
             + "with the unit (" + ", ".join(f"{v:.3f}" for v in r2g) + "); rule T4u, from the theory, "
-            + "expects a rise.")
+            + "expects a rise."
+            + ("" if r2r is None or r2r.isna().all() else
+               f" That of the region latents (position, size, proportions) {trend(r2r.to_numpy())} ("
+               + ", ".join(f"{v:.3f}" for v in r2r) + ")."))
+
+
+LATENT_LEVELS = ("r2_global", "r2_region", "r2_local")  # kernel R² per level of the shapes hierarchy
+
+
+def latent_floor_text(frame, data: str = "shapes") -> str:
+    """A sentence for prose naming the levels of the hierarchy that no encoder of ``frame`` holds:
+    every row of ``data`` (trained or untrained) with a kernel R² at or below 0 for that level, i.e.
+    no better than predicting the latents' mean. Comparisons of such a level (e.g. rule T4u's second)
+    sit at a floor and cannot show the level held or lost. Empty when every level is held somewhere
+    or ``frame`` has no R²."""
+    sub = frame[frame["data"] == data]
+    floor = {m: sub[m].max() for m in LATENT_LEVELS if m in sub and sub[m].notna().any() and sub[m].max() <= 0}
+    if not floor:
+        return ""
+    def names(metrics) -> str:
+        return " and ".join(METRICS[m][0].split(", ")[1] for m in metrics)
+
+    held = [m for m in LATENT_LEVELS if m in sub and m not in floor and sub[m].notna().any()]
+    return (f"No encoder here holds the {names(floor)} at all: their kernel R² is at or below zero for every "
+            f"model, trained or not (highest {', '.join(f'{v:.3f}' for v in floor.values())}), no better "
+            "than predicting their mean. Comparisons of that R² (rule T4u's second, Section 3.6's S3) "
+            "therefore sit at a floor and cannot show the level held or lost"
+            + (f"; the features carry the {names(held)} only." if held else "."))
 
 
 def point_table(frame, data: str, patch: int, metrics: Sequence[str], scale: float = 1.0):
