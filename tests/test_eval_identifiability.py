@@ -91,3 +91,33 @@ def test_kernel_grid_search_matches_sklearn_gridsearchcv():
         ref = r2_score(zs.transform(z[te])[:, j], gs.predict(xs.transform(feats[te])))
         assert ours[f"z[{j}]"].params == pytest.approx(gs.best_params_)
         assert ours[f"z[{j}]"].mean == pytest.approx(ref, abs=1e-9)
+
+
+def test_pixel_statistics_on_a_hand_made_image():
+    import torch
+
+    from mae_hlvm.eval import PIXEL_STATISTICS, pixel_statistics
+
+    img = torch.zeros(1, 1, 6, 6)
+    img[0, 0, 1:5, 1:5] = torch.tensor([[0.0, 1.0] * 2, [1.0, 0.0] * 2] * 2)   # a checkerboard object
+    mask = torch.zeros(1, 6, 6, dtype=torch.bool)
+    mask[0, 1:5, 1:5] = True
+    stats = pixel_statistics(img, mask)
+    assert stats.shape == (1, len(PIXEL_STATISTICS))
+    assert stats[0, 0] == pytest.approx(0.5)                # std of a half-0, half-1 object
+    # interior 4 x 4 pixels all belong to the object: the mean |Laplacian| of a checkerboard there
+    lap = (4 * img[0, 0, 1:-1, 1:-1] - img[0, 0, :-2, 1:-1] - img[0, 0, 2:, 1:-1] - img[0, 0, 1:-1, :-2]
+           - img[0, 0, 1:-1, 2:]).abs()
+    assert stats[0, 1] == pytest.approx(float(lap.mean())) and stats[0, 2] == 0.0   # no background inside
+    with pytest.raises(ValueError, match=r"masks must have shape \(1, 6, 6\)"):
+        pixel_statistics(img, mask[:, :5])
+
+
+def test_pixel_statistics_read_the_renderers_noise_level():
+    from mae_hlvm.data.shapes import render_shapes
+    from mae_hlvm.eval import pixel_statistics, r2_scores
+
+    batch = render_shapes(400, 3, size=32)
+    r2 = r2_scores(pixel_statistics(batch.images, batch.masks), {"noise_std": batch.factors["noise_std"]},
+                   "linear", max_train=200)
+    assert r2["noise_std"].mean > 0.8          # the background's high-pass energy is the noise level

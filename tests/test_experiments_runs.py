@@ -162,3 +162,11 @@ def test_bad_suites_are_refused(change, message):
 def test_evaluate_refuses_what_is_not_a_model(cache):
     with pytest.raises(TypeError, match="PretrainingRun, a checkpoint path or a MaskedAutoencoder"):
         evaluate(42, SUITE, cache)
+
+
+def test_pixel_reference_reads_the_noise_level_from_the_suites_test_images():
+    from mae_hlvm.experiments.evaluation import pixel_reference
+
+    ref = pixel_reference(SUITE.replace(n_test=300, ident_max_train=100), 32)
+    assert set(ref) == {"texture_frequency", "texture_contrast", "noise_std"}
+    assert ref["noise_std"] > 0.8 and all(v <= 1 for v in ref.values())

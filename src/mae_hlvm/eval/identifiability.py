@@ -12,6 +12,9 @@ von Kügelgen et al. 2021, used here for Kong et al.'s identifiability claim).
   ``scipy.optimize.linear_sum_assignment``), mean of the matched values. With D > k the matching
   picks the best k of D dimensions, which lifts the score of random features above 0 (compare with a
   baseline).
+- ``pixel_statistics``: three hand-made statistics of an image and its object mask, no encoder. Fed
+  to ``r2_scores`` in place of features, they say how much of a low-level latent the pixels make
+  readable at all: a reference that tells "the encoder drops it" from "the images barely show it".
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ._checks import check_features
+from ._checks import check_features, check_images
 
 ALPHAS: tuple[float, ...] = (1.0, 0.1, 0.01, 0.001)
 GAMMAS: tuple[float, ...] = tuple(np.logspace(-2, 2, 4))
@@ -179,3 +182,35 @@ def mcc(features, latents: Mapping[str, object]) -> MCC:
     rows, cols = linear_sum_assignment(-corr)
     pairs = {names[r]: (int(c), float(corr[r, c])) for r, c in zip(rows, cols)}
     return MCC(float(corr[rows, cols].mean()), pairs)
+
+
+PIXEL_STATISTICS: tuple[str, ...] = ("object pixel std", "object high-pass energy", "background high-pass energy")
+
+
+def pixel_statistics(images, masks) -> np.ndarray:
+    """Per image: the standard deviation of the object's pixels, and the mean absolute 4-neighbour
+    Laplacian (a high-pass filter, averaged over channels) over the object's pixels and over the
+    background's: [N, 3] float64, columns as ``PIXEL_STATISTICS``. Texture contrast and frequency
+    show in the first two, per-pixel noise in the third. images [N, C, H, W]; masks [N, H, W]
+    (nonzero: the object's pixels). The border pixels, which lack a neighbour, are left out of
+    the high-pass statistics; an image whose object (or background) is empty there gets 0."""
+    import torch
+
+    x = check_images(images, "images").double()
+    m = torch.as_tensor(np.asarray(masks) if not isinstance(masks, torch.Tensor) else masks)
+    if m.shape != (x.shape[0], *x.shape[-2:]):
+        raise ValueError(f"masks must have shape {(x.shape[0], *x.shape[-2:])} (one per image, the images' "
+                         f"height and width), got {tuple(m.shape)}")
+    obj = m.bool()
+    n_obj = obj.sum((1, 2)).clamp(min=1)                                                      # [N]
+    px = x.mean(1)                                                                            # [N, H, W]
+    mean = (px * obj).sum((1, 2)) / n_obj
+    std = (((px - mean[:, None, None]) ** 2 * obj).sum((1, 2)) / n_obj).sqrt()
+    lap = (4 * x[..., 1:-1, 1:-1] - x[..., :-2, 1:-1] - x[..., 2:, 1:-1] - x[..., 1:-1, :-2]
+           - x[..., 1:-1, 2:]).abs().mean(1)                                                 # [N, H-2, W-2]
+    inner = obj[:, 1:-1, 1:-1]
+
+    def mean_over(where: torch.Tensor) -> torch.Tensor:
+        return (lap * where).sum((1, 2)) / where.sum((1, 2)).clamp(min=1)
+
+    return torch.stack([std, mean_over(inner), mean_over(~inner)], 1).numpy()

@@ -339,3 +339,14 @@ def _identifiability(features: np.ndarray, test: ShapesBatch, suite: EvaluationP
     levels = sorted({r["level"] for r in rows})
     by_level = {lv: float(np.mean([r["r2_kernel"] for r in rows if r["level"] == lv])) for lv in levels}
     return {"rows": rows, "by_level": by_level, "mcc": float(ev.mcc(features, latents).mcc)}
+
+
+def pixel_reference(suite: EvaluationParams, img_size: int, level: str = "local") -> dict[str, float]:
+    """Kernel R² of the identifiable latents of ``level`` on the suite's shapes test set, read from
+    ``eval.pixel_statistics`` (three hand-made statistics, no encoder) by the suite's own R² protocol:
+    how much of those latents the pixels make readable at all, the reference beside an encoder's R²."""
+    test = render_shapes(suite.n_test, suite.eval_seed + 1, size=img_size)   # evaluation_sets' test set
+    latents = {k: test.factors[k] for k in IDENTIFIABLE_LATENTS if FACTOR_LEVELS[k] == level}
+    stats = ev.pixel_statistics(test.images, test.masks)
+    return {k: float(v.mean) for k, v in ev.r2_scores(stats, latents, "kernel", max_train=suite.ident_max_train,
+                                                      seed=suite.seed).items()}
