@@ -180,7 +180,8 @@ def test_latent_floor_text_names_the_levels_no_encoder_holds():
                          for k, g, loc in (("pretrained", 0.8, -0.04), ("random init", 0.7, -0.016))])
     text = S.latent_floor_text(rows)
     assert text.startswith("No encoder here holds the local latents at all") and "(highest -0.016)" in text
-    assert text.endswith("the features carry the global latents and region latents only.")
+    assert text.endswith("what the features hold is among the global latents and region latents (the evaluation "
+                         "chapter lists each latent).")
     assert S.latent_floor_text(rows.assign(r2_local=[0.1, -0.2])) == ""       # one encoder holds some
     assert S.latent_floor_text(rows, "fashion_mnist") == ""                   # no such rows
 

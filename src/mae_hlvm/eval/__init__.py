@@ -27,14 +27,14 @@ from .transfer import (DenseTransferModel, TransferConfig, box_ap, check_dense_t
 from .tsne import plot_embedding, tsne_embedding
 
 __all__ = [
-    "DenseTransferModel", "FeatureEncoder", "GEIRHOS_CATEGORIES", "LinearHead", "LogisticProbe", "MCC", "METRICS", "PIXEL_STATISTICS",
-    "Probe", "ProbeConfig", "R2", "ShapeBias", "ShiftedSet", "TorchLinearProbe", "TransferConfig",
-    "aggregate_probabilities", "attention_maps", "attention_on_mask", "box_ap", "category_decisions", "category_indices",
-    "check_dense_targets", "cls_attention", "evaluate_dense", "evaluate_reconstruction", "evaluate_robustness",
-    "extract_features", "feature_fn", "finetune_dense", "fit_logistic_probe", "fsim", "latent_matrix",
-    "load_category_mapping", "masked_loss_vs_mean_colour", "mcc", "mean_iou", "mse", "num_prefix_tokens", "overlay", "paper_numbers", "pixel_statistics", "plot_embedding",
-    "psnr",
-    "r2_scores", "reconstruction_metrics", "shape_bias", "ssim", "subset_accuracy", "subset_from_wnids",
+    "DenseTransferModel", "FeatureEncoder", "GEIRHOS_CATEGORIES", "LinearHead", "LogisticProbe", "MCC", "METRICS",
+    "PIXEL_STATISTICS", "Probe", "ProbeConfig", "R2", "ShapeBias", "ShiftedSet", "TorchLinearProbe",
+    "TransferConfig", "aggregate_probabilities", "attention_maps", "attention_on_mask", "box_ap",
+    "category_decisions", "category_indices", "check_dense_targets", "cls_attention", "evaluate_dense",
+    "evaluate_reconstruction", "evaluate_robustness", "extract_features", "feature_fn", "finetune_dense",
+    "fit_logistic_probe", "fsim", "latent_matrix", "load_category_mapping", "masked_loss_vs_mean_colour", "mcc",
+    "mean_iou", "mse", "num_prefix_tokens", "overlay", "paper_numbers", "pixel_statistics", "plot_embedding",
+    "psnr", "r2_scores", "reconstruction_metrics", "shape_bias", "ssim", "subset_accuracy", "subset_from_wnids",
     "summarize", "token_attention", "token_fn", "top1_accuracy", "train_linear_probe", "tsne_embedding",
     "upsample",
 ]

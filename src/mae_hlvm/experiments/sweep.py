@@ -534,7 +534,8 @@ def latent_floor_text(frame, data: str = "shapes") -> str:
             f"model, trained or not (highest {', '.join(f'{v:.3f}' for v in floor.values())}), no better "
             "than predicting their mean. Comparisons of that R² (rule T4u's second, Section 3.6's S3) "
             "therefore sit at a floor and cannot show the level held or lost"
-            + (f"; the features carry the {names(held)} only." if held else "."))
+            + (f"; what the features hold is among the {names(held)} (the evaluation chapter lists each "
+               "latent)." if held else "."))
 
 
 def point_table(frame, data: str, patch: int, metrics: Sequence[str], scale: float = 1.0):
