@@ -13,6 +13,8 @@ wall time, stopping between sweep points, and writes what it has after every ste
    series (ratio 0.75) runs first, since a CPU cannot afford its 4-patch unit; the record
    (``sweep_gpu.json``, the form of ``book/recorded/``) is rewritten after every point, so a run cut
    short by the deadline still records the points it finished (the book calls such a record partial).
+   ``--extend book/recorded/sweep_gpu.json --seeds 0 1 2`` makes a later lease add to that record:
+   its rows are kept and not run again (seed 0's missing points first, then the new seeds).
 
 Everything is written under ``--out`` (JSON and a Markdown summary): the record goes to
 book/recorded/, the summary to benchmarks/results/. ``--dry`` runs the same code paths on the CPU at
@@ -88,35 +90,58 @@ def sweep_params(dry: bool) -> sweep.SweepParams:
     return chapter_params("09_sweep", "gpu")  # the sweep chapter's gpu profile: one definition
 
 
-def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float) -> dict:
+def extended(full: sweep.SweepParams, path: Path | None) -> tuple[sweep.SweepParams, list[dict]]:
+    """The parameters to record and the rows already held: ``full`` alone, or, with an earlier record
+    of the same sweep at ``path`` (``--extend``), its rows and the union of both runs' seeds. A record
+    of other settings (apart from seeds), or a stale one, is refused, naming what differs."""
+    if path is None:
+        return full, []
+    rec = sweep.load_recorded(path)
+    if rec.stale:
+        raise ValueError(f"--extend {path}: the record is stale ({'; '.join(rec.stale)}); start a new one")
+    if rec.params.replace(seeds=full.seeds) != full:
+        differ = {k: (v, getattr(full, k)) for k, v in rec.params.to_dict().items()
+                  if k != "seeds" and v != full.to_dict()[k]}
+        raise ValueError(f"--extend {path}: the record's settings differ from this sweep's beyond the seeds "
+                         f"(record vs now: {differ}); extend only a record of the same profile")
+    return full.replace(seeds=tuple(sorted(set(rec.params.seeds) | set(full.seeds)))), rec.payload["rows"]
+
+
+def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
+              seeds: tuple[int, ...] | None = None, extend: Path | None = None) -> dict:
     """The sweep, unit series first, recorded after every point; no point starts unless 1.5 times the
     longest point so far fits before ``deadline`` (a ``time.perf_counter()`` value). The other ratios
     then run from the highest down, cheapest first, so each is at most about 1.5 times (the visible
-    tokens' 0.9 / 0.75, squared for attention) the longest before it and a late point cannot overrun."""
+    tokens' 0.9 / 0.75, squared for attention) the longest before it and a late point cannot overrun.
+    ``seeds`` replaces the profile's; ``extend`` keeps an earlier record's rows (not run again) and
+    records both together, so that leases add seeds and missing points to one record."""
     full = sweep_params(dry)
-    command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "")
-    grid = {sweep.row_key(p, kind): i for i, (p, kind) in enumerate(sweep.runs(full))}  # the record's order
-    done: dict[tuple, dict] = {}
+    full = full.replace(seeds=tuple(seeds)) if seeds else full
+    recorded_params, held = extended(full, extend)
+    command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "") + (
+        f" --seeds {' '.join(map(str, full.seeds))}" if seeds else "") + (" --extend <record>" if extend else "")
+    grid = {sweep.row_key(p, kind): i for i, (p, kind) in enumerate(sweep.runs(recorded_params))}
+    done = {tuple(r[k] for k in sweep.ROW_KEY): r for r in held}
     trained, longest, t0, stopped = 0, 0.0, time.perf_counter(), None
 
     def unit_series_first(p) -> tuple:
         return (p.mask_ratio != full.unit_ratio, -p.mask_ratio)
 
     point_start = time.perf_counter()
-    for row, was_trained in sweep.rows(full, RunCache(cache), device=device, order=unit_series_first,
-                                       progress=lambda m: print(m, flush=True)):
+    for row, was_trained in sweep.rows(recorded_params, RunCache(cache), device=device, order=unit_series_first,
+                                       skip=set(done), progress=lambda m: print(m, flush=True)):
         trained += was_trained
         longest = max(longest, time.perf_counter() - point_start)
         done[tuple(row[k] for k in sweep.ROW_KEY)] = row
         rows = sorted(done.values(), key=lambda r: grid[tuple(r[k] for k in sweep.ROW_KEY)])
-        sweep.record(SweepResult(full, rows, trained, time.perf_counter() - t0,
+        sweep.record(SweepResult(recorded_params, rows, trained, time.perf_counter() - t0,
                                  sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command)
         if len(done) < len(grid) and time.perf_counter() + 1.5 * longest > deadline:
             stopped = f"stopped before the deadline after {len(done)} of {len(grid)} points"
             break
         point_start = time.perf_counter()
-    return {"points": len(done), "of": len(grid), "minutes": (time.perf_counter() - t0) / 60,
-            "longest_point_s": longest, "stopped": stopped}
+    return {"points": len(done), "of": len(grid), "new": len(done) - len(held),
+            "minutes": (time.perf_counter() - t0) / 60, "longest_point_s": longest, "stopped": stopped}
 
 
 def versions() -> dict:
@@ -141,12 +166,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "loss", "sweep"])
     ap.add_argument("--deadline-s", type=float, default=540.0, help="wall-time budget of the whole script")
     ap.add_argument("--throughput-s", type=float, default=150.0, help="time budget of the throughput rows")
+    ap.add_argument("--seeds", nargs="+", type=int, help="sweep seeds (default: the gpu profile's)")
+    ap.add_argument("--extend", type=Path, help="an earlier sweep_gpu.json of the same profile: its rows are "
+                    "kept, not run again, and recorded with the new ones")
     args = ap.parse_args(argv)
     deadline = time.perf_counter() + args.deadline_s
     device = "cpu" if args.dry else "cuda"
     if not args.dry and not torch.cuda.is_available():
         print("error: no CUDA device; use --dry to check the script on a CPU", file=sys.stderr)
         return 1
+    if "sweep" not in args.skip and args.extend is not None:  # refuse a wrong record now, not after the rest
+        try:
+            extended(sweep_params(args.dry).replace(**({"seeds": tuple(args.seeds)} if args.seeds else {})),
+                     args.extend)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)",
                     "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -154,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report), flush=True)
     steps = [("throughput", lambda: throughput(device, args.dry, args.out, args.throughput_s)),
              ("loss", lambda: loss_check(device, args.dry)),
-             ("sweep", lambda: gpu_sweep(device, args.dry, args.out, args.cache or args.out / "cache", deadline))]
+             ("sweep", lambda: gpu_sweep(device, args.dry, args.out, args.cache or args.out / "cache", deadline,
+                                         args.seeds, args.extend))]
     for name, fn in steps:
         if name in args.skip:
             continue
@@ -179,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"bf16 loss check: {report['loss']}"]
     if "sweep" in report:
         sw = report["sweep"]
-        lines += ["", f"sweep: {sw['points']} of {sw['of']} points in {sw['minutes']:.1f} min (sweep_gpu.json)"
+        lines += ["", f"sweep: {sw['points']} of {sw['of']} points ({sw['new']} new) in {sw['minutes']:.1f} min "
+                  "(sweep_gpu.json)"
                   + (f"; {sw['stopped']}" if sw["stopped"] else "")]
     for name, err in report["failed"].items():
         lines += ["", f"FAILED {name}: {err}"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_gpu_check_dry_run_writes_its_report(tmp_path, benchmark_script):
     gpu_check = benchmark_script("gpu_check")
@@ -66,3 +68,32 @@ def test_the_gpu_profile_keeps_the_papers_three_units(benchmark_script):
     side = p.base().img_size // p.patch
     assert side == 16 and [side // k for k in p.unit_patches] == [16, 8, 4]
     assert p.ratios == (0.1, 0.25, 0.5, 0.75, 0.9) and p.datasets == ("shapes",)
+
+
+def test_a_later_lease_extends_the_record_with_new_seeds_only(tmp_path, benchmark_script):
+    from mae_hlvm.experiments import sweep
+
+    gpu_check = benchmark_script("gpu_check")
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert gpu_check.main(["--dry", "--out", str(first), "--skip", "throughput", "loss"]) == 0
+    assert gpu_check.main(["--dry", "--out", str(second), "--skip", "throughput", "loss", "--seeds", "1",
+                           "--extend", str(first / "sweep_gpu.json")]) == 0
+    report = json.loads((second / "gpu_check.json").read_text())["sweep"]
+    assert (report["points"], report["new"]) == (8, 4)       # seed 0's four rows kept, not run again
+    rec = sweep.load_recorded(second / "sweep_gpu.json")
+    assert rec.params.seeds == (0, 1) and rec.partial() == "" and not rec.stale
+    old = sweep.load_recorded(first / "sweep_gpu.json").payload["rows"]
+    assert [r for r in rec.payload["rows"] if r["seed"] == 0] == old
+
+
+def test_extending_a_record_of_other_settings_is_refused(tmp_path, benchmark_script):
+    from mae_hlvm.experiments import sweep
+
+    gpu_check = benchmark_script("gpu_check")
+    other = gpu_check.sweep_params(dry=True).replace(ratios=(0.5, 0.75))
+    path = sweep.record(sweep.SweepResult(other, [], 0, 0.0, 0.0), tmp_path / "other.json", "pytest")
+    with pytest.raises(ValueError, match=r"differ from this sweep's beyond the seeds .*'ratios'"):
+        gpu_check.extended(gpu_check.sweep_params(dry=True), path)
+    assert gpu_check.main(["--dry", "--out", str(tmp_path / "x"), "--skip", "throughput", "loss",
+                           "--extend", str(path)]) == 2
+    assert not (tmp_path / "x").exists()                      # refused before anything ran

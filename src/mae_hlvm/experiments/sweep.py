@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Collection, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -174,14 +174,17 @@ def row_key(p: PretrainingParams, kind: str) -> tuple:
 
 def rows(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
          progress: Callable[[str], None] | None = print,
-         order: Callable[[PretrainingParams], Any] | None = None) -> Iterator[tuple[dict[str, Any], bool]]:
+         order: Callable[[PretrainingParams], Any] | None = None,
+         skip: Collection[tuple] = ()) -> Iterator[tuple[dict[str, Any], bool]]:
     """Train (or load) every run of the sweep (:func:`runs`), one at a time, evaluate each with the
     suite, and yield ``(row, trained)`` as each is done (``trained``: False when the run came from the
     cache), so that a caller can record finished points or stop between points. ``order``, a sort key
-    on a run's parameters, changes the order runs are done in (stable: ties keep the record's order)."""
+    on a run's parameters, changes the order runs are done in (stable: ties keep the record's order);
+    runs whose :func:`row_key` is in ``skip`` (rows a caller already holds) are left out."""
     cache = cache or RunCache()
     suite = params.evaluation()
-    todo = runs(params)
+    held = set(skip)
+    todo = [(p, kind) for p, kind in runs(params) if row_key(p, kind) not in held]
     if order is not None:
         todo = sorted(todo, key=lambda pk: order(pk[0]))
     for i, (p, kind) in enumerate(todo):
