@@ -14,7 +14,8 @@ wall time, stopping between sweep points, and writes what it has after every ste
    (``sweep_gpu.json``, the form of ``book/recorded/``) is rewritten after every point, so a run cut
    short by the deadline still records the points it finished (the book calls such a record partial).
    ``--extend book/recorded/sweep_gpu.json --seeds 0 1 2`` makes a later lease add to that record:
-   its rows are kept and not run again (seed 0's missing points first, then the new seeds).
+   its rows are kept and not run again; what is missing runs in the same order (every seed's unit
+   series first).
 
 Everything is written under ``--out`` (JSON and a Markdown summary): the record goes to
 book/recorded/, the summary to benchmarks/results/. ``--dry`` runs the same code paths on the CPU at
