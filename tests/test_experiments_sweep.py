@@ -239,3 +239,29 @@ def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script,
         before = out.read_text()
         assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
         assert out.read_text() == before, name
+
+
+def test_latent_r2_averages_a_vector_latents_components():
+    result = {"identifiability": {"rows": [{"latent": "object_color[0]", "r2_kernel": 0.8},
+                                           {"latent": "object_color[1]", "r2_kernel": 0.6},
+                                           {"latent": "noise_std", "r2_kernel": -0.01}]}}
+    assert S.latent_r2(result) == pytest.approx({"r2:object_color": 0.7, "r2:noise_std": -0.01})
+    assert S.latent_r2({}) == {} and "r2:noise_std" in S.metric_values(result)
+
+
+def test_latent_heatmap_has_one_row_per_latent_and_one_column_per_point():
+    from mae_hlvm.experiments import figures
+
+    rows = [{"data": "shapes", "kind": k, "ratio": r, "unit": u, "seed": s, "r2:position": 0.5 + s * 0.1,
+             "r2:noise_std": -0.01, "r2:object_color": 0.9}
+            for k, r, u in (("pretrained", 0.25, 4), ("pretrained", 0.75, 4), ("pretrained", 0.75, 8),
+                            ("random init", 0.75, 4)) for s in (0, 1)]
+    fig = figures.latent_heatmap(pd.DataFrame(rows), "shapes", patch=4)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["r=0.25", "r=0.75", "u=2", "untrained"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "object_color (global)", "position (region)", "noise_std (local)"]
+    assert "0.55" in {t.get_text() for t in ax.texts}                       # position: mean over seeds
+    empty = figures.latent_heatmap(pd.DataFrame(rows).drop(columns=["r2:position", "r2:noise_std",
+                                                                     "r2:object_color"]), "shapes", 4)
+    assert "no per-latent R² here" in {t.get_text() for t in empty.axes[0].texts}

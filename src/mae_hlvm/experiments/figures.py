@@ -237,3 +237,43 @@ def cost_panels(frame: Any, ratios: Sequence[float] | None = None):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def latent_heatmap(frame: Any, data: str, patch: int, unit_ratio: float = 0.75):
+    """Kernel R² of every known latent (rows, grouped by level of the hierarchy) for every point of a
+    sweep (columns: the ratio series in units of one patch, then the larger units at ``unit_ratio``,
+    then the untrained encoder), means over seeds, values written in the cells. ``frame``: sweep rows
+    with ``r2:<latent>`` columns (``sweep.latent_r2``); an empty figure with a note where it has none."""
+    from ..data.shapes import FACTOR_LEVELS
+    from .sweep import LATENT_PREFIX
+
+    sub = frame[frame["data"] == data] if "data" in frame else frame.iloc[:0]
+    cols = [c for c in sub.columns if c.startswith(LATENT_PREFIX) and sub[c].notna().any()]
+    order = {"global": 0, "region": 1, "local": 2}
+    cols.sort(key=lambda c: (order.get(FACTOR_LEVELS.get(c[len(LATENT_PREFIX):], ""), 3), c))
+    points = []
+    pre = sub[sub["kind"] == "pretrained"] if len(cols) else sub.iloc[:0]
+    for r in sorted(set(pre.loc[pre["unit"] == patch, "ratio"])):
+        points.append((f"r={r:g}", pre[(pre["unit"] == patch) & (pre["ratio"] == r)]))
+    for u in sorted(set(pre.loc[pre["unit"] > patch, "unit"])):
+        points.append((f"u={u // patch}", pre[(pre["unit"] == u) & np.isclose(pre["ratio"], unit_ratio)]))
+    rand = sub[sub["kind"] == "random init"] if len(cols) else sub.iloc[:0]
+    if len(rand):
+        points.append(("untrained", rand))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * max(len(points), 1), 0.9 + 0.32 * max(len(cols), 1)))
+    if not cols or not points:
+        ax.text(0.5, 0.5, "no per-latent R² here", ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+        plt.close(fig)
+        return fig
+    values = np.array([[g[c].mean() for _, g in points] for c in cols])          # [latents, points]
+    im = ax.imshow(values, vmin=-0.1, vmax=1.0, cmap="viridis", aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+    names = [c[len(LATENT_PREFIX):] for c in cols]
+    ax.set_yticks(range(len(cols)), [f"{n} ({FACTOR_LEVELS.get(n, '?')})" for n in names], fontsize=7)
+    ax.set_xticks(range(len(points)), [label for label, _ in points], fontsize=7)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

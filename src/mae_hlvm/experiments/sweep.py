@@ -130,15 +130,29 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], bool]] = {
 }
 
 
+LATENT_PREFIX = "r2:"  # per-latent kernel R² columns: "r2:position", "r2:object_color", ...
+
+
+def latent_r2(result: dict[str, Any]) -> dict[str, float]:
+    """Kernel R² of each known latent (the components of a vector latent such as a colour averaged),
+    as ``r2:<latent>`` columns; empty where ``result`` has no identifiability evaluation."""
+    rows = (result.get("identifiability") or {}).get("rows") or []
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r["latent"].split("[")[0], []).append(r["r2_kernel"])
+    return {LATENT_PREFIX + k: float(np.mean(v)) for k, v in by.items()}
+
+
 def metric_values(result: dict[str, Any]) -> dict[str, float]:
-    """Every metric that ``result`` (one evaluate() output) has; missing evaluations are left out."""
+    """Every metric that ``result`` (one evaluate() output) has, and the per-latent R² columns
+    (:func:`latent_r2`); missing evaluations are left out."""
     out = {}
     for name, (_, get, _) in METRICS.items():
         try:
             out[name] = float(get(result))
         except (KeyError, TypeError):
             continue
-    return out
+    return {**out, **latent_r2(result)}
 
 
 @dataclass
