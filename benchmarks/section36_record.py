@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None:
             section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), path,
                              command)
+        if path is None or path == out:  # the record holds these rows: a partial is out of date
+            recorded.drop_partial(out)
         print(f"[record] seed {seed} done: {len(rows)} rows "
               + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
     return 0

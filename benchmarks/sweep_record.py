@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             path = recorded.target(out, rows, sweep.ROW_KEY)  # never over a record holding more
             if path is not None:
                 sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), path, command)
+            if path is None or path == out:  # the record holds these rows: a partial is out of date
+                recorded.drop_partial(out)
             print(f"[record] {data}, seed {seed} done: {len(rows)} rows "
                   + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
     return 0

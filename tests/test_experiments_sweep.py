@@ -237,8 +237,15 @@ def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script,
         # run again over a record of exactly its rows, it leaves that record (and its provenance) alone
         (tmp_path / f"{name}.partial.json").rename(out)
         before = out.read_text()
+        stale_partial = tmp_path / f"{name}.partial.json"
+        stale_partial.write_text("{}")
         assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
-        assert out.read_text() == before, name
+        assert out.read_text() == before and not stale_partial.exists(), name   # the partial is out of date
+        # a recorder that catches up with a record writes it and leaves no partial beside it
+        stale_partial.write_text("{}")
+        assert script.main([*argv, "--seeds", "0", "1", "2", "--out", str(out)]) == 0
+        assert len(json.loads(out.read_text())["rows"]) > len(json.loads(before)["rows"]), name
+        assert not stale_partial.exists(), name
 
 
 def test_latent_r2_averages_a_vector_latents_components():

@@ -73,7 +73,19 @@ def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str])
     held = _rows_at(path)
     if held is not None and _canonical(held) == _canonical(rows):
         return None
-    return path if _lost(held, rows, key) == 0 else path.with_name(path.stem + ".partial.json")
+    return path if _lost(held, rows, key) == 0 else partial_path(path)
+
+
+def partial_path(path: str | Path) -> Path:
+    """Where :func:`target` puts the rows of a recorder still catching up with the record at ``path``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".partial.json")
+
+
+def drop_partial(path: str | Path) -> None:
+    """Remove the partial file beside the record at ``path``: a recorder calls it once the record
+    holds its rows (written there, or found there), when the partial rows are out of date."""
+    partial_path(path).unlink(missing_ok=True)
 
 
 def _canonical(rows: Any) -> str:
