@@ -249,3 +249,18 @@ def test_the_extreme_reading_says_when_no_arm_holds_the_local_latents():
         section36.readings(decided, rows)["S3"]
     held = rows.assign(r2_local=0.3)
     assert "Neither" not in section36.readings(decided, held)["S3"]
+
+
+def test_the_object_reading_names_the_latents_either_arm_holds():
+    decided = [_decided("S2a", ["reversed", "undecided"]), _decided("S2b", ["holds", "reversed"])]
+    rows = pd.DataFrame([{"suggestion": "object", "arm": a, "seed": k, "r2:object_color": c,
+                          "r2:position": p, "r2:scale": 0.0, "r2:texture_contrast": -0.05}
+                         for k in range(3) for a, c, p in (("suggestion", 0.2, 0.3), ("baseline", 0.9, 0.6))])
+    assert section36.held_latents(rows, "object", ("r2_appearance", "r2_silhouette")) == ["object_color",
+                                                                                          "position"]
+    got = section36.readings(decided, rows)["S2"]
+    assert "either arm holds only object_color and position" in got and "about these." in got
+    none = rows.assign(**{"r2:object_color": 0.0, "r2:position": 0.0})
+    assert "Neither arm holds any latent behind S2b" in section36.readings(decided, none)["S2"]
+    assert section36.held_latents(rows.drop(columns=["r2:object_color", "r2:position", "r2:scale",
+                                                     "r2:texture_contrast"]), "object", ("r2_appearance",)) is None

@@ -320,6 +320,24 @@ def decide(frame, rules: Sequence[Rule36] = RULES) -> list[dict[str, Any]]:
     return out
 
 
+HELD_R2 = 0.1  # a latent counts as held by an arm when its mean kernel R² over seeds exceeds this
+
+
+def held_latents(frame, suggestion: str, groups: Sequence[str]) -> list[str] | None:
+    """The latents of ``groups`` (keys of ``LATENT_GROUPS``) that either arm of ``suggestion`` holds:
+    mean kernel R² over seeds above ``HELD_R2`` (per-latent columns ``r2:<latent>``, as
+    ``sweep.latent_r2`` writes them). None where the rows have no per-latent columns."""
+    from .sweep import LATENT_PREFIX
+
+    sub = frame[frame["suggestion"] == suggestion] if "suggestion" in frame else frame.iloc[:0]
+    names = [n for g in groups for n in LATENT_GROUPS[g]]
+    cols = [LATENT_PREFIX + n for n in names if LATENT_PREFIX + n in sub]
+    if sub.empty or not cols:
+        return None
+    means = sub.groupby("arm")[cols].mean()                                     # [arms, latents]
+    return [c[len(LATENT_PREFIX):] for c in cols if (means[c] > HELD_R2).any()]
+
+
 def readings(decided: Sequence[dict[str, Any]], frame=None) -> dict[str, str]:
     """What the verdicts of :func:`decide` say together, for prose: ``"S2"`` reads the object masks'
     two rules against each other (does hiding the object lift the encoder, or only take the object
@@ -353,6 +371,14 @@ def readings(decided: Sequence[dict[str, Any]], frame=None) -> dict[str, str]:
                   "the shift towards shape that the paper expects is not shown.")
         out["S2"] = f"In these runs the object masks {appearance}; {silhouette}, and the linear probe {probe} " \
                     f"(S2a): {upshot}"
+        held = held_latents(frame, "object", ("r2_appearance", "r2_silhouette")) if frame is not None else None
+        if held is not None:
+            out["S2"] += (" Of the latents behind S2b's two R² means, either arm holds only "
+                          f"{' and '.join(held) or 'none'} (kernel R² above {HELD_R2} in one arm at least); "
+                          "the others sit near zero in both, so the comparisons are in effect about "
+                          f"{'these' if len(held) > 1 else 'this one'}." if held else
+                          " Neither arm holds any latent behind S2b's R² means (none above "
+                          f"{HELD_R2}), so its comparisons are at a floor.")
     else:
         out["S2"] = f"The object masks' rules are not decided here (fewer than {MIN_SEEDS} seeds, or not run)."
     s3 = by.get("S3", [])
