@@ -118,3 +118,18 @@ def test_the_ledgers_reading_of_the_gpu_units_is_the_records():
     e5u = next(line for line in (ROOT / "book" / "claims.md").read_text().splitlines() if line.startswith("| E5u |"))
     if "one GPU run" in e5u and "points the other way" in e5u:
         assert probe.loc[2] < probe.loc[1]  # against "probing improves from 1 to 2 patches"
+
+
+def test_the_ledgers_per_latent_numbers_for_s2b_are_the_records():
+    """S2's evidence quotes the object arms' per-latent R² (colour and position, random masks then
+    object masks); they must be the record's means over seeds, to the two digits quoted."""
+    row = next(line for line in (ROOT / "book" / "claims.md").read_text().splitlines() if line.startswith("| S2 |"))
+    m = re.search(r"colour \(R² ([\d.]+) with random masks, ([\d.]+) with object masks\) and its position "
+                  r"\(([\d.]+), ([\d.]+)\)", row)
+    if m is None:
+        pytest.skip("S2 does not quote per-latent R²")
+    frame = section36.load_recorded(ROOT / "book" / "recorded" / "section36_cpu.json").frame()
+    means = frame[frame["suggestion"] == "object"].groupby("arm")[["r2:object_color", "r2:position"]].mean()
+    want = [means.loc["baseline", "r2:object_color"], means.loc["suggestion", "r2:object_color"],
+            means.loc["baseline", "r2:position"], means.loc["suggestion", "r2:position"]]
+    assert [float(x) for x in m.groups()] == [round(w, 2) for w in want]
