@@ -264,3 +264,18 @@ def test_the_object_reading_names_the_latents_either_arm_holds():
     assert "Neither arm holds any latent behind S2b" in section36.readings(decided, none)["S2"]
     assert section36.held_latents(rows.drop(columns=["r2:object_color", "r2:position", "r2:scale",
                                                      "r2:texture_contrast"]), "object", ("r2_appearance",)) is None
+
+
+def test_final_monitor_compares_the_arms_on_the_neutral_mask():
+    from mae_hlvm.experiments.pretraining import MONITOR_RATIO
+
+    rows = pd.DataFrame([{"suggestion": "extreme", "arm": a, "seed": k, "monitor_ratio": MONITOR_RATIO,
+                          "monitor": [[10, 0.5], [20, loss + 0.001 * k]], "r2_local": 0.2}
+                         for k in range(3) for a, loss in (("suggestion", 0.02), ("baseline", 0.01))])
+    got = section36.final_monitor(rows)
+    assert got["seeds"] == [0, 1, 2] and got["lower"] == 0 and got["baseline"][0] == pytest.approx(0.01)
+    text = section36.readings([_decided("S3", ["holds", "undecided", "holds", "holds"])], rows)["S3"]
+    assert "0.9 ends with the lower reconstruction loss on 0 of 3 seeds" in text
+    assert "the PSNR advantage depends on the mask it is scored on" in text
+    other_mask = rows.assign(monitor_ratio=MONITOR_RATIO + 0.1)
+    assert section36.final_monitor(other_mask) is None
