@@ -170,3 +170,17 @@ def test_pixel_reference_reads_the_noise_level_from_the_suites_test_images():
     ref = pixel_reference(SUITE.replace(n_test=300, ident_max_train=100), 32)
     assert set(ref) == {"texture_frequency", "texture_contrast", "noise_std"}
     assert ref["noise_std"] > 0.8 and all(v <= 1 for v in ref.values())
+
+
+def test_final_monitor_loss_is_the_curves_last_point_or_the_same_measurement_now(cache):
+    from mae_hlvm.experiments.pretraining import MONITOR_IMAGES, final_monitor_loss, heldout_images
+    from mae_hlvm.mae import monitor_loss
+
+    run = P.run(TOY, cache)
+    assert run.monitor and final_monitor_loss(run, cache) == run.monitor[-1][1]
+    again = monitor_loss(run.model, heldout_images(TOY)[:MONITOR_IMAGES], P.MONITOR_RATIO, batch_size=7)
+    assert again == pytest.approx(run.monitor[-1][1], rel=1e-5)      # the same images, masks and model
+    untrained = P.run(TOY.replace(steps=0), cache)                       # no curve: measured, then cached
+    first = final_monitor_loss(untrained, cache)
+    assert first > run.monitor[-1][1] and final_monitor_loss(untrained, cache) == first
+    assert list(untrained.cached.folder.rglob("monitor_final-*.json"))

@@ -272,3 +272,14 @@ def test_latent_heatmap_has_one_row_per_latent_and_one_column_per_point():
     empty = figures.latent_heatmap(pd.DataFrame(rows).drop(columns=["r2:position", "r2:noise_std",
                                                                      "r2:object_color"]), "shapes", 4)
     assert "no per-latent R² here" in {t.get_text() for t in empty.axes[0].texts}
+
+
+def test_sweep_panels_put_a_loss_on_a_log_axis_on_request():
+    from mae_hlvm.experiments import figures
+
+    rows = pd.DataFrame([{"data": "shapes", "kind": k, "ratio": r, "unit": 4, "seed": 0, "monitor_final": v}
+                         for k, r, v in (("pretrained", 0.25, 0.02), ("pretrained", 0.75, 0.01),
+                                         ("random init", 0.75, 1.3))])
+    fig = figures.sweep_panels({"toy": rows}, ["monitor_final"], "shapes", 4, logy=["monitor_final"])
+    assert fig.axes[0].get_yscale() == "log"
+    assert figures.sweep_panels({"toy": rows}, ["monitor_final"], "shapes", 4).axes[0].get_yscale() == "linear"

@@ -110,11 +110,12 @@ def architecture_table(model: MaskedAutoencoder):
 
 
 def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str | Sequence[str], patch: int,
-                 paper: bool = False):
+                 paper: bool = False, logy: Sequence[str] = ()):
     """Each metric against the masking ratio (units of one patch) and against the mask unit (ratio
     0.75), two rows per dataset of ``data``: mean over seeds with the range of seeds as error bars, one
     line per labelled frame (e.g. this execution and the recorded sweep), the untrained encoder
-    dashed, and the paper's value (right axis, grey) where ``paper`` and it reports one."""
+    dashed, and the paper's value (right axis, grey) where ``paper`` and it reports one. Metrics in
+    ``logy`` get a logarithmic axis (a loss whose untrained value is orders of magnitude above)."""
     from . import sweep as S
 
     datas = [data] if isinstance(data, str) else list(data)
@@ -125,6 +126,8 @@ def sweep_panels(frames: Mapping[str, Any], metrics: Sequence[str], data: str | 
             for row, name in enumerate(("ratio", "unit")):
                 ax = axes[2 * i + row, j]
                 drawn = _sweep_series(ax, frames, metric, d, patch, row)
+                if metric in logy and drawn:
+                    ax.set_yscale("log")
                 if not drawn:
                     ax.text(0.5, 0.5, f"no values on {S.DATA_NAMES.get(d, d)}", ha="center", va="center",
                             transform=ax.transAxes, fontsize=8, color="0.4")

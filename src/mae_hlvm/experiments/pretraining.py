@@ -24,7 +24,7 @@ from ..mae.checkpoint import load_checkpoint, load_pretrained, model_payload, sa
 from ..mae.configs import PRESETS, PretrainConfig
 from ..mae.masking import MaskGrid, effective_mask_ratio, make_grid, num_kept_units
 from ..mae.model import MaskedAutoencoder
-from ..mae.train import CHECKPOINT_NAME, MONITOR_IMAGES, pretrain, step_seconds
+from ..mae.train import CHECKPOINT_NAME, MONITOR_IMAGES, monitor_loss, pretrain, step_seconds
 from .cache import CachedRun, RunCache
 from .params import Params, ParamsError, knob
 
@@ -284,3 +284,20 @@ def run(params: PretrainingParams, cache: RunCache | None = None, device: str = 
     monitor_ratio = trained_with.get("monitor_ratio") if trained_with.get("monitor_every") else None
     return PretrainingRun(params, model, list(state.get("history", [])), eff, found.record["heldout"],
                           found.record["train_seconds"], reused, found, monitor_ratio)
+
+
+def final_monitor_loss(run: PretrainingRun, cache: RunCache | None = None) -> float:
+    """The monitor loss of ``run``'s final model (the held-out images under the common mask of ratio
+    ``MONITOR_RATIO``): the last point of its curve where it logged one on that mask, else measured now
+    on the same images and masks and cached in the run's folder. One reconstruction loss on a mask no
+    ratio trains on, for every run, the untrained ones and those trained before the monitor existed."""
+    curve = run.monitor
+    if curve and run.monitor_ratio == MONITOR_RATIO and curve[-1][0] == run.params.steps:
+        return curve[-1][1]
+    cache = cache or RunCache()
+    key = {"ratio": MONITOR_RATIO, "images": MONITOR_IMAGES}
+    if (hit := cache.load_result(run.cached, "monitor_final", key)) is not None:
+        return hit["loss"]
+    loss = monitor_loss(run.model, heldout_images(run.params)[:MONITOR_IMAGES], MONITOR_RATIO)
+    cache.save_result(run.cached, "monitor_final", key, {"loss": loss})
+    return loss

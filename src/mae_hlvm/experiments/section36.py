@@ -31,7 +31,7 @@ from . import recorded
 from .cache import RunCache
 from .evaluation import evaluate
 from .params import Params, knob
-from .pretraining import MONITOR_RATIO, PretrainingParams, run as pretraining_run
+from .pretraining import MONITOR_RATIO, PretrainingParams, final_monitor_loss, run as pretraining_run
 from .sweep import METRICS, MIN_SEEDS, SweepParams, mean_interval, metric_values, paired_outcome, verdict
 
 SUGGESTIONS: dict[str, str] = {
@@ -153,7 +153,8 @@ def run(params: Section36Params, cache: RunCache | None = None, device: str = "c
         rows.append({"suggestion": s, "arm": arm, "data": p.data, "seed": p.seed, "ratio": p.mask_ratio,
                      "train_seconds": r.train_seconds, "final_loss": r.record.get("final_loss"),
                      **r.cost,
-                     "loss_share": _loss_share(r), **metric_values(res), **latent_group_r2(res)})
+                     "loss_share": _loss_share(r), **metric_values(res), **latent_group_r2(res),
+                     "monitor_final": final_monitor_loss(r, cache)})
     return Section36Result(params, time_to_common_loss(rows), trained, time.perf_counter() - t0)
 
 

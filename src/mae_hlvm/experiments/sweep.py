@@ -30,7 +30,7 @@ from . import recorded
 from .cache import RunCache
 from .evaluation import EvaluationParams, evaluate
 from .params import Params, knob
-from .pretraining import PretrainingParams, run as pretraining_run
+from .pretraining import MONITOR_RATIO, PretrainingParams, final_monitor_loss, run as pretraining_run
 
 DATASETS = ("shapes", "fashion_mnist")
 DATA_NAMES = {"shapes": "shapes", "fashion_mnist": "Fashion-MNIST"}  # as the book writes them
@@ -127,6 +127,10 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], bool]] = {
     "r2_global": ("kernel R², global latents", lambda r: r["identifiability"]["by_level"]["global"], True),
     "r2_region": ("kernel R², region latents", lambda r: r["identifiability"]["by_level"]["region"], True),
     "r2_local": ("kernel R², local latents", lambda r: r["identifiability"]["by_level"]["local"], True),
+    # not from evaluate(): each row's final monitor loss (pretraining.final_monitor_loss), a reconstruction
+    # loss on held-out images under one mask of ratio MONITOR_RATIO that no point of the sweep trains on
+    "monitor_final": (f"loss on a common mask of ratio {MONITOR_RATIO} (held-out)", lambda r: r["monitor_final"],
+                      False),
 }
 
 
@@ -209,7 +213,8 @@ def rows(params: SweepParams, cache: RunCache | None = None, device: str = "cpu"
         res = evaluate(r, suite, cache, device=device)
         yield ({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
                 "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
-                "train_seconds": r.train_seconds, **r.cost, **metric_values(res)}, not r.reused)
+                "train_seconds": r.train_seconds, **r.cost, **metric_values(res),
+                "monitor_final": final_monitor_loss(r, cache)}, not r.reused)
 
 
 def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",

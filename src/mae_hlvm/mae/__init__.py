@@ -16,12 +16,12 @@ from .masking import (MaskGrid, effective_mask_ratio, make_grid, mask_from_ids_k
                       random_masking_indices)
 from .model import (MAEOutput, MaskedAutoencoder, create_mae, export_timm_encoder, sincos_pos_embed,
                     timm_encoder_kwargs, to_timm_vit)
-from .train import PretrainResult, lr_at, plot_history, pretrain, read_metrics
+from .train import PretrainResult, lr_at, monitor_loss, plot_history, pretrain, read_metrics
 
 __all__ = [
     "CheckpointError", "ConfigError", "MAEConfig", "MAEOutput", "MaskGrid", "MaskedAutoencoder", "PRESETS", "PretrainConfig", "PretrainResult",
     "create_mae", "describe_configs", "effective_mask_ratio", "export_timm_encoder", "list_configs", "load_checkpoint",
-    "load_pretrained", "lr_at", "make_grid", "mask_from_ids_keep", "model_config", "num_kept_units",
+    "load_pretrained", "lr_at", "make_grid", "mask_from_ids_keep", "model_config", "monitor_loss", "num_kept_units",
     "plot_history", "pretrain", "random_masking_indices", "read_metrics", "save_checkpoint",
     "sincos_pos_embed", "timm_encoder_kwargs", "to_timm_vit",
 ]

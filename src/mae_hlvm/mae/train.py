@@ -382,12 +382,10 @@ class _Monitor:
     to a given reconstruction loss). It runs without gradients and draws no random numbers of the
     training streams: the trajectory is the same with the monitor on or off."""
 
-    def __init__(self, config: PretrainConfig, net: MaskedAutoencoder, images: torch.Tensor) -> None:
-        self.every, self.batch = config.monitor_every, config.batch_size
-        n = images.shape[0]
-        self.images = images
+    def __init__(self, net: MaskedAutoencoder, images: torch.Tensor, ratio: float, every: int, batch: int) -> None:
+        self.every, self.batch, self.images = every, batch, images
         gen = torch.Generator().manual_seed(0)  # one mask set for every run: the comparison's point
-        self.masks = random_masking_indices(n, net.mask_grid(None), config.monitor_ratio, generator=gen)
+        self.masks = random_masking_indices(images.shape[0], net.mask_grid(None), ratio, generator=gen)
 
     def due(self, done: int, total: int) -> bool:
         return done % self.every == 0 or done == total
@@ -403,6 +401,14 @@ class _Monitor:
             total += float(net.forward_from_indices(x, keep, restore, m).loss) * x.shape[0]
         net.train(was_training)
         return total / n
+
+
+def monitor_loss(net: MaskedAutoencoder, images: torch.Tensor, ratio: float, batch_size: int = 256,
+                 device: str | torch.device = "cpu") -> float:
+    """The monitor's loss for ``net`` now: its loss on ``images`` [M, C, H, W] under the monitor's fixed
+    masks (random one-patch units at ``ratio``, drawn from seed 0). For a trained model, what its run
+    logged last when it ran with this monitor; for a model trained without one, the same measurement."""
+    return _Monitor(net, images, ratio, 1, batch_size).loss(net.to(device), torch.device(device))
 
 
 def _monitor_images(config: PretrainConfig, images: torch.Tensor | Dataset, given: torch.Tensor | None,
@@ -567,7 +573,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     sampler = _StepBatches(n, config, start, sched.total, info)
     batches = _batch_stream(images, sampler, config, device)
     last_saved: list[int] = [start] if start else []
-    monitor = _Monitor(config, net, monitor_set) if monitor_set is not None and info.is_main else None
+    monitor = (_Monitor(net, monitor_set, config.monitor_ratio, config.monitor_every, config.batch_size)
+               if monitor_set is not None and info.is_main else None)
 
     def save(step: int) -> None:
         if ckpt_path is not None:
