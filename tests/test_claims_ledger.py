@@ -146,3 +146,16 @@ def test_the_ledgers_neutral_mask_numbers_for_s3_are_the_records():
     mon = section36.final_monitor(section36.load_recorded(ROOT / "book" / "recorded" / "section36_cpu.json").frame())
     assert len(mon["seeds"]) == 3 and mon["lower"] == 0          # 0.9 lower on none: 0.1 lower on all three
     assert [float(x) for x in m.groups()] == [round(sum(mon[a]) / 3, 4) for a in ("baseline", "suggestion")]
+
+
+def test_the_ledgers_mask_match_reading_for_e1_is_the_records():
+    """E1's evidence reads the recorded shapes series: each reconstruction score is best for the model
+    trained at the ratio of the mask it is scored on (one seed: a direction, no verdict)."""
+    row = next(line for line in (ROOT / "book" / "claims.md").read_text().splitlines() if line.startswith("| E1 |"))
+    if "compare masks as much as models" not in row:
+        pytest.skip("E1 does not cite the mask-match reading")
+    rec = sweep.load_recorded(ROOT / "book" / "recorded" / "sweep_cpu.json")
+    assert not rec.stale, rec.stale
+    text = sweep.mask_match_text(rec.frame(), "shapes", rec.params.patch, rec.params.evaluation().recon_ratio)
+    assert "ratio 0.75 is highest for the model pretrained at 0.75" in text
+    assert "ratio 0.5 is lowest for the model pretrained at 0.5" in text

@@ -283,3 +283,16 @@ def test_sweep_panels_put_a_loss_on_a_log_axis_on_request():
     fig = figures.sweep_panels({"toy": rows}, ["monitor_final"], "shapes", 4, logy=["monitor_final"])
     assert fig.axes[0].get_yscale() == "log"
     assert figures.sweep_panels({"toy": rows}, ["monitor_final"], "shapes", 4).axes[0].get_yscale() == "linear"
+
+
+def test_mask_match_text_says_where_each_reconstruction_score_is_best():
+    rows = pd.DataFrame([{"data": "shapes", "kind": "pretrained", "unit": 4, "seed": 0, "ratio": r, "psnr": p,
+                          "monitor_final": m} for r, p, m in ((0.25, 20.0, 0.008), (0.5, 21.0, 0.007),
+                                                               (0.75, 23.0, 0.010))])
+    text = S.mask_match_text(rows, "shapes", 4, recon_ratio=0.75)
+    assert "PSNR on the mask of ratio 0.75 is highest for the model pretrained at 0.75" in text
+    assert "loss on the mask of ratio 0.5 is lowest for the model pretrained at 0.5 (shapes, 1 seed)" in text
+    assert text.endswith("compare masks as much as models.")
+    off = S.mask_match_text(rows.assign(monitor_final=[0.005, 0.007, 0.010]), "shapes", 4, 0.75)
+    assert "lowest for the model pretrained at 0.25" in off and off.endswith("1 seed).")
+    assert S.mask_match_text(rows.drop(columns=["psnr", "monitor_final"]), "shapes", 4, 0.75) == ""
