@@ -403,12 +403,12 @@ class _Monitor:
         return total / n
 
 
-def monitor_loss(net: MaskedAutoencoder, images: torch.Tensor, ratio: float, batch_size: int = 256,
-                 device: str | torch.device = "cpu") -> float:
-    """The monitor's loss for ``net`` now: its loss on ``images`` [M, C, H, W] under the monitor's fixed
-    masks (random one-patch units at ``ratio``, drawn from seed 0). For a trained model, what its run
-    logged last when it ran with this monitor; for a model trained without one, the same measurement."""
-    return _Monitor(net, images, ratio, 1, batch_size).loss(net.to(device), torch.device(device))
+def monitor_loss(net: MaskedAutoencoder, images: torch.Tensor, ratio: float, batch_size: int = 256) -> float:
+    """The monitor's loss for ``net`` now, on the device the model is on: its loss on ``images``
+    [M, C, H, W] under the monitor's fixed masks (random one-patch units at ``ratio``, drawn from seed 0).
+    For a trained model, what its run logged last when it ran with this monitor; for a model trained
+    without one, the same measurement."""
+    return _Monitor(net, images, ratio, 1, batch_size).loss(net, next(net.parameters()).device)
 
 
 def _monitor_images(config: PretrainConfig, images: torch.Tensor | Dataset, given: torch.Tensor | None,
