@@ -185,8 +185,8 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
     override). A run's results are cached in its folder.
 
     ``device`` runs the encoder's work there (features, reconstructions, attention, the LARS probe,
-    the dense transfer; the model is moved to it); the scikit-learn parts (logistic probe, t-SNE,
-    R²) stay on the CPU. Results off the CPU are cached apart from the CPU's, since their numbers
+    the dense transfer; the model moves there for them and back after); the scikit-learn parts
+    (logistic probe, t-SNE, R²) stay on the CPU. Results off the CPU are cached apart from the CPU's, since their numbers
     may differ in the last digits."""
     model, ratio, unit, folder, data = _as_model(model_or_run)
     ratio = mask_ratio if mask_ratio is not None else ratio
