@@ -100,9 +100,7 @@ def extended(full: sweep.SweepParams, path: Path | None) -> tuple[sweep.SweepPar
     rec = sweep.load_recorded(path)
     if rec.stale:
         raise ValueError(f"--extend {path}: the record is stale ({'; '.join(rec.stale)}); start a new one")
-    if rec.params.replace(seeds=full.seeds) != full:
-        differ = {k: (v, getattr(full, k)) for k, v in rec.params.to_dict().items()
-                  if k != "seeds" and v != full.to_dict()[k]}
+    if differ := rec.params.differences(full, ignore=("seeds",)):
         raise ValueError(f"--extend {path}: the record's settings differ from this sweep's beyond the seeds "
                          f"(record vs now: {differ}); extend only a record of the same profile")
     return full.replace(seeds=tuple(sorted(set(rec.params.seeds) | set(full.seeds)))), rec.payload["rows"]

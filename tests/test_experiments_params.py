@@ -56,6 +56,15 @@ def test_frozen_replace_and_changed():
         d.replace(nope=1)
 
 
+def test_differences_name_each_knob_that_differs_with_both_values():
+    d = Demo()
+    e = d.replace(steps=3)
+    assert d.differences(e) == {"steps": (10, 3)} and e.differences(d) == {"steps": (3, 10)}
+    assert d.differences(e, ignore=("steps",)) == {} and d.differences(d) == {}
+    with pytest.raises(TypeError, match="cannot compare Demo"):
+        d.differences(object())  # type: ignore[arg-type]
+
+
 def test_from_namespace_takes_only_knobs():
     ns = {"steps": 4, "profile": "smoke", "unrelated": object()}
     assert Demo.from_namespace(ns).steps == 4

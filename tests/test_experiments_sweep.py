@@ -296,3 +296,41 @@ def test_mask_match_text_says_where_each_reconstruction_score_is_best():
     off = S.mask_match_text(rows.assign(monitor_final=[0.005, 0.007, 0.010]), "shapes", 4, 0.75)
     assert "lowest for the model pretrained at 0.25" in off and off.endswith("1 seed).")
     assert S.mask_match_text(rows.drop(columns=["psnr", "monitor_final"]), "shapes", 4, 0.75) == ""
+
+
+def _fake_rows(seeds=(0, 1, 2), probe=lambda r, k: 0.5 + r / 10 + 0.001 * k):
+    return [{"data": "shapes", "kind": "pretrained", "ratio": r, "unit": 4, "seed": k, "probe": probe(r, k)}
+            for k in seeds for r in (0.25, 0.75)]
+
+
+def test_shown_frames_put_a_current_record_after_this_execution_and_leave_a_stale_one_out(tmp_path):
+    here = pd.DataFrame(_fake_rows(seeds=(0,)))
+    assert list(S.shown_frames(here, "smoke", None)) == ["this execution (smoke)"]
+    rec = S.load_recorded(S.record(S.SweepResult(TOY, _fake_rows(), 0, 0.0, 0.0), tmp_path / "r.json", "pytest"))
+    assert rec.current and rec.provenance_text().startswith("the command pytest, ")
+    frames = S.shown_frames(here, "smoke", rec)
+    assert list(frames) == ["this execution (smoke)", "recorded (shapes: 3 seeds)"] and len(frames[
+        "recorded (shapes: 3 seeds)"]) == 6
+    rec.stale.append("a changed default")
+    assert list(S.shown_frames(here, "smoke", rec)) == ["this execution (smoke)"]
+    assert "is stale (a changed default): it is not shown" in S.status_text(rec, "x.json")
+    assert S.status_text(None, "x.json").startswith("No recorded multi-seed sweep exists yet")
+    rec.stale.clear()
+    text = S.status_text(rec, "x.json")
+    assert text.startswith("The recorded sweep (x.json: the full grid; the command pytest, ")
+
+
+def test_last_frame_with_picks_the_newest_frame_that_has_the_column():
+    old, new = pd.DataFrame({"probe": [0.5]}), pd.DataFrame({"probe": [0.6], "r2:position": [0.4]})
+    frames = {"a": new, "b": old}
+    assert S.last_frame_with(frames, "probe")[0] == "b"
+    assert S.last_frame_with(frames, lambda c: c.startswith(S.LATENT_PREFIX))[0] == "a"
+    assert S.last_frame_with(frames, "monitor_final") is None
+
+
+def test_probe_gap_text_reads_rule_t6():
+    rows = pd.DataFrame(_fake_rows())
+    text = S.probe_gap_text(rows, "shapes", TOY.patch, "the record")
+    assert text.startswith("In the record, the probe at $r=0.75$ differs from the probe at $r=0.25$ by +5.0 points "
+                           "over 3 seed(s) (")
+    assert S.probe_gap_text(rows[rows["ratio"] == 0.25], "shapes", TOY.patch, "x").startswith("Neither")

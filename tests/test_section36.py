@@ -1,6 +1,7 @@
 """Section 3.6: the suggestions' runs, their baselines (the sweep's points), the decision rules,
 Algorithm 1's predictions and the recorded form."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,8 @@ import pytest
 
 from mae_hlvm.experiments import ParamsError, figures, section36, sweep
 from mae_hlvm.experiments.section36 import Section36Params
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_baselines_are_the_sweeps_points_and_suggestions_change_one_thing():
@@ -279,3 +282,44 @@ def test_final_monitor_compares_the_arms_on_the_neutral_mask():
     assert "the PSNR advantage depends on the mask it is scored on" in text
     other_mask = rows.assign(monitor_ratio=MONITOR_RATIO + 0.1)
     assert section36.final_monitor(other_mask) is None
+
+
+def test_final_monitor_reads_the_rows_final_monitor_column_before_the_curves():
+    # rows from runs older than the monitor have no curve on its mask but carry monitor_final
+    rows = pd.DataFrame([{"suggestion": "extreme", "arm": a, "seed": k, "monitor": [], "monitor_ratio": None,
+                          "monitor_final": loss + 0.001 * k}
+                         for k in range(3) for a, loss in (("suggestion", 0.01), ("baseline", 0.02))])
+    got = section36.final_monitor(rows)
+    assert got["seeds"] == [0, 1, 2] and got["lower"] == 3 and got["suggestion"][2] == pytest.approx(0.012)
+    assert section36.final_monitor(rows.assign(monitor_final=float("nan"))) is None
+    one_arm = rows.assign(monitor_final=[0.01, float("nan")] * 3)
+    assert section36.final_monitor(one_arm) is None
+
+
+def test_shown_and_status_text_prefer_a_current_record(tmp_path):
+    params = section36.Section36Params(suggestions=("extreme",), seeds=(0,))
+    here = pd.DataFrame([{"suggestion": "extreme", "arm": "baseline", "seed": 0}])
+    assert section36.shown(here, params, None) == (here, params, "this execution")
+    assert "cannot be decided on fewer than 3 seeds" in section36.status_text(None, 1)
+    assert section36.status_text(None, 3).endswith("computed from this execution.")
+    rec = section36.load_recorded(ROOT / "book" / "recorded" / "section36_cpu.json")
+    if rec.current:  # the committed record; a stale one is refused below either way
+        frame, p, label = section36.shown(here, params, rec)
+        assert len(frame) == 24 and p == rec.params and label == "the recorded run (seeds [0, 1, 2])"
+        assert section36.status_text(rec, 1).startswith("The table, figure and verdicts below come from the "
+                                                        "recorded run (seeds [0, 1, 2]")
+    rec.stale.append("a changed default")
+    assert section36.shown(here, params, rec)[2] == "this execution"
+    assert section36.status_text(rec, 1) == "A recorded run is stale (a changed default) and is not shown."
+
+
+def test_loss_share_and_directions_texts():
+    rows = pd.DataFrame([{"suggestion": "boundary", "arm": a, "seed": 0, "loss_share": s, "probe": p}
+                         for a, s, p in (("suggestion", 0.6, 0.7), ("baseline", None, 0.6))])
+    assert section36.loss_share_text(rows, "x", 1) == ("The boundary loss counted 60 % of the removed pixels on "
+                                                       "average over training (the rest lie within 1 px of a "
+                                                       "visible pixel).")
+    assert section36.loss_share_text(rows.drop(columns="loss_share"), "x", 1) == \
+        "The boundary loss was not run in x."
+    # shape bias is not in the rows: only the comparison with a seed is listed
+    assert section36.directions_text(rows) == "S1, linear probe top-1 higher with the suggestion: +0.100 (seeds: 1)"

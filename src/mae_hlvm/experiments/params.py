@@ -20,7 +20,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Mapping, TypeVar
+from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 P = TypeVar("P", bound="Params")
 
@@ -148,10 +148,17 @@ class Params:
         """Plain JSON-able values (tuples as lists)."""
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
+    def differences(self: P, other: P, ignore: Sequence[str] = ()) -> dict[str, tuple[Any, Any]]:
+        """``{knob: (mine, other's)}`` for every knob whose value differs, apart from ``ignore``
+        (plain values, as :meth:`to_dict` gives them): what a message names when two settings clash."""
+        if type(other) is not type(self):
+            raise TypeError(f"cannot compare {type(self).__name__} with {type(other).__name__}")
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (v, theirs[k]) for k, v in mine.items() if k not in ignore and v != theirs[k]}
+
     def changed(self) -> dict[str, Any]:
         """The knobs whose values differ from the defaults."""
-        default = type(self)().to_dict()
-        return {k: v for k, v in self.to_dict().items() if default[k] != v}
+        return {k: v for k, (_, v) in type(self)().differences(self).items()}
 
     def table(self):
         """A pandas DataFrame: knob, value used, and what it means (the book shows it once)."""

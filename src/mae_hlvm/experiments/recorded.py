@@ -44,6 +44,22 @@ class Recorded:
 
         return pd.DataFrame(self.payload["rows"])
 
+    @property
+    def current(self) -> bool:
+        """True when the record still describes today's definitions (nothing makes it stale)."""
+        return not self.stale
+
+    def provenance_text(self) -> str:
+        """Where the rows come from, for prose: "the command ..., 2026-11-27, commit c120a15c"."""
+        p = self.payload
+        return f"the command {p['command'].strip()}, {p['date'][:10]}, commit {p['commit'][:8]}"
+
+
+def load(path: str | Path, loader: Callable[[Path], R]) -> R | None:
+    """``loader(path)`` where there is a record at ``path``; None where there is none."""
+    path = Path(path)
+    return loader(path) if path.is_file() else None
+
 
 R = TypeVar("R", bound=Recorded)
 

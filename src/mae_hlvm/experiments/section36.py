@@ -340,17 +340,20 @@ def held_latents(frame, suggestion: str, groups: Sequence[str]) -> list[str] | N
 
 
 def final_monitor(frame, suggestion: str = "extreme") -> dict[str, Any] | None:
-    """Each arm's last monitor loss (held-out images, one common mask of ratio ``MONITOR_RATIO``), per
+    """Each arm's final monitor loss (held-out images, one common mask of ratio ``MONITOR_RATIO``), per
     seed both arms share: ``{"suggestion": [...], "baseline": [...], "seeds": [...], "lower": k}``,
     ``lower`` counting the seeds on which the suggestion ends lower. A reconstruction loss on a mask
     neither arm trained on; not part of any rule (S3 was fixed on PSNR at the sweep's common mask
-    before the monitor existed). None without curves on the same mask."""
+    before the monitor existed). Read from the rows' ``monitor_final`` column
+    (``pretraining.final_monitor_loss``), else from the last point of a curve logged on that mask.
+    None where neither gives both arms a value on some seed."""
     sub = frame[frame["suggestion"] == suggestion] if "suggestion" in frame else frame.iloc[:0]
-    if sub.empty or "monitor" not in sub:
-        return None
     last = {}
     for _, r in sub.iterrows():
-        if r.get("monitor") and r.get("monitor_ratio") == MONITOR_RATIO:
+        final = r.get("monitor_final")
+        if final is not None and np.isfinite(final):
+            last[(r["arm"], r["seed"])] = float(final)
+        elif isinstance(r.get("monitor"), list) and r["monitor"] and r.get("monitor_ratio") == MONITOR_RATIO:
             last[(r["arm"], r["seed"])] = float(r["monitor"][-1][1])
     seeds = sorted({s for a, s in last if a == "suggestion"} & {s for a, s in last if a == "baseline"})
     if not seeds:
@@ -359,78 +362,107 @@ def final_monitor(frame, suggestion: str = "extreme") -> dict[str, Any] | None:
     return {**arms, "seeds": seeds, "lower": sum(x < y for x, y in zip(arms["suggestion"], arms["baseline"]))}
 
 
+def _settled(outcomes: list[str], n: int) -> bool:
+    """``n`` comparisons, each decided by at least ``MIN_SEEDS`` seeds."""
+    return len(outcomes) == n and not {"too few seeds", "missing"} & set(outcomes)
+
+
+def _say(outcome: str, holds: str, reversed_: str, otherwise: str) -> str:
+    return {"holds": holds, "reversed": reversed_}.get(outcome, otherwise)
+
+
+def _read_object_masks(s2a: list[str], s2b: list[str]) -> str:
+    """S2: do the object masks lift the encoder (S2b's two R² means, S2a's probe), or only take the
+    object away?"""
+    appearance = _say(s2b[0], "take the object's colour and texture out of what the encoder holds, as "
+                              "Algorithm 1 predicts for c",
+                      "leave more of the object's colour and texture in the encoder, against Algorithm 1's "
+                      "prediction for c",
+                      "do not measurably change what the encoder holds of the object's colour and texture")
+    silhouette = _say(s2b[1], "the silhouette latents rise", "the silhouette latents fall with them",
+                      "the silhouette latents do not move measurably")
+    probe = _say(s2a[0], "rises", "falls", "does not move measurably")
+    upshot = ("hiding the object lifts the encoder towards the object's shape." if
+              (s2a[0], s2b[1]) == ("holds", "holds") else
+              "hiding the object does not lift the encoder to higher-level latents."
+              if "reversed" in (s2a[0], s2b[1]) else
+              "the shift towards shape that the paper expects is not shown.")
+    return f"In these runs the object masks {appearance}; {silhouette}, and the linear probe {probe} " \
+           f"(S2a): {upshot}"
+
+
+def _read_held(frame) -> str:
+    """Which latents behind S2b's R² means either arm holds at all (empty without per-latent columns)."""
+    held = held_latents(frame, "object", ("r2_appearance", "r2_silhouette"))
+    if held is None:
+        return ""
+    if not held:
+        return (f" Neither arm holds any latent behind S2b's R² means (none above {HELD_R2}), so its "
+                "comparisons are at a floor.")
+    return (" Of the latents behind S2b's two R² means, either arm holds only "
+            f"{' and '.join(held)} (kernel R² above {HELD_R2} in one arm at least); the others sit near "
+            f"zero in both, so the comparisons are in effect about {'these' if len(held) > 1 else 'this one'}.")
+
+
+def _read_extreme(s3: list[str]) -> str:
+    """S3: the extreme ratio's cost (images/s, time to the common loss) against its low-level metrics."""
+    measures = ("images per second", "time to the common loss")
+    faster = [m for m, o in zip(measures, s3[2:]) if o == "holds"]
+    slower = [m for m, o in zip(measures, s3[2:]) if o == "reversed"]
+    unclear = [m for m in measures if m not in faster + slower]
+    cost = (f"costs more at 0.9 in {' and '.join(slower)}" if slower else
+            f"costs less at 0.9 in {' and in '.join(faster)}"
+            + (f", not measurably in {unclear[0]}" if unclear else "") if faster else
+            "does not measurably cost less at 0.9")
+    low = [_say(o, f"{what} is higher at 0.9", f"{what} is lower at 0.9, against the suggestion",
+                f"{what} is not told apart from 0.1's (which 'retains' allows)")
+           for o, what in zip(s3[:2], ("the PSNR on the common mask", "the R² of the local latents"))]
+    return f"Training {cost}; {low[0]} and {low[1]}."
+
+
+def _read_neutral_mask(frame, psnr_outcome: str) -> str:
+    """The extreme pair on the monitor's mask, which neither arm trained on (outside the rule)."""
+    mon = final_monitor(frame)
+    if mon is None:
+        return ""
+    n, k = len(mon["seeds"]), mon["lower"]
+    depends = k < n / 2 and psnr_outcome == "holds"
+    return (f" On a mask neither ratio trained on (ratio {MONITOR_RATIO}, the monitor's; not part of the rule) "
+            f"0.9 ends with the lower reconstruction loss on {k} of {n} seeds (means "
+            f"{np.mean(mon['suggestion']):.4f} at 0.9, {np.mean(mon['baseline']):.4f} at 0.1)"
+            + (": the PSNR advantage depends on the mask it is scored on." if depends else "."))
+
+
+def _read_local_floor(frame) -> str:
+    """Says so when neither extreme arm holds the local latents (mean kernel R² at or below 0)."""
+    sub = frame[frame["suggestion"] == "extreme"] if "suggestion" in frame else frame.iloc[:0]
+    arms = sub.groupby("arm")["r2_local"].mean() if "r2_local" in sub else None
+    if arms is None or len(arms) != 2 or not (arms <= 0).all():
+        return ""
+    return (f" Neither arm holds the local latents at all (mean kernel R² {arms['suggestion']:.3f} at 0.9, "
+            f"{arms['baseline']:.3f} at 0.1: no better than their mean), so that comparison cannot show "
+            "low-level information kept or lost; the decoder's reconstructions are the only low-level "
+            "evidence here.")
+
+
 def readings(decided: Sequence[dict[str, Any]], frame=None) -> dict[str, str]:
     """What the verdicts of :func:`decide` say together, for prose: ``"S2"`` reads the object masks'
     two rules against each other (does hiding the object lift the encoder, or only take the object
     away?), ``"S3"`` the extreme ratio's cost against its low-level metrics. A sentence per claim
     whose comparisons were decided (at least ``MIN_SEEDS`` seeds); otherwise a sentence saying so.
-    With the rows (``frame``), S3's reading also says when neither arm holds the local latents at
-    all (mean kernel R² at or below 0), since a comparison at that floor cannot show them kept."""
+    With the rows (``frame``) each reading adds what the verdicts alone would hide: which latents S2b's
+    means rest on, the extreme pair on a neutral mask, and when neither arm holds the local latents
+    at all (a comparison at that floor cannot show them kept)."""
     by = {v["claim"]: [c["outcome"] for c in v["comparisons"]] for v in decided}
-
-    def decided_(outcomes: list[str], n: int) -> bool:
-        return len(outcomes) == n and not {"too few seeds", "missing"} & set(outcomes)
-
-    def say(outcome: str, holds: str, reversed_: str, otherwise: str) -> str:
-        return {"holds": holds, "reversed": reversed_}.get(outcome, otherwise)
-
+    s2a, s2b, s3 = by.get("S2a", [""]), by.get("S2b", []), by.get("S3", [])
     out = {}
-    s2a, s2b = by.get("S2a", [""]), by.get("S2b", [])
-    if decided_(s2b, 2):
-        appearance = say(s2b[0], "take the object's colour and texture out of what the encoder holds, as "
-                                 "Algorithm 1 predicts for c",
-                         "leave more of the object's colour and texture in the encoder, against Algorithm 1's "
-                         "prediction for c",
-                         "do not measurably change what the encoder holds of the object's colour and texture")
-        silhouette = say(s2b[1], "the silhouette latents rise", "the silhouette latents fall with them",
-                         "the silhouette latents do not move measurably")
-        probe = say(s2a[0], "rises", "falls", "does not move measurably")
-        upshot = ("hiding the object lifts the encoder towards the object's shape." if
-                  (s2a[0], s2b[1]) == ("holds", "holds") else
-                  "hiding the object does not lift the encoder to higher-level latents."
-                  if "reversed" in (s2a[0], s2b[1]) else
-                  "the shift towards shape that the paper expects is not shown.")
-        out["S2"] = f"In these runs the object masks {appearance}; {silhouette}, and the linear probe {probe} " \
-                    f"(S2a): {upshot}"
-        held = held_latents(frame, "object", ("r2_appearance", "r2_silhouette")) if frame is not None else None
-        if held is not None:
-            out["S2"] += (" Of the latents behind S2b's two R² means, either arm holds only "
-                          f"{' and '.join(held) or 'none'} (kernel R² above {HELD_R2} in one arm at least); "
-                          "the others sit near zero in both, so the comparisons are in effect about "
-                          f"{'these' if len(held) > 1 else 'this one'}." if held else
-                          " Neither arm holds any latent behind S2b's R² means (none above "
-                          f"{HELD_R2}), so its comparisons are at a floor.")
+    if _settled(s2b, 2):
+        out["S2"] = _read_object_masks(s2a, s2b) + (_read_held(frame) if frame is not None else "")
     else:
         out["S2"] = f"The object masks' rules are not decided here (fewer than {MIN_SEEDS} seeds, or not run)."
-    s3 = by.get("S3", [])
-    if decided_(s3, 4):
-        measures = ("images per second", "time to the common loss")
-        faster = [m for m, o in zip(measures, s3[2:]) if o == "holds"]
-        slower = [m for m, o in zip(measures, s3[2:]) if o == "reversed"]
-        unclear = [m for m in measures if m not in faster + slower]
-        cost = (f"costs more at 0.9 in {' and '.join(slower)}" if slower else
-                f"costs less at 0.9 in {' and in '.join(faster)}"
-                + (f", not measurably in {unclear[0]}" if unclear else "") if faster else
-                "does not measurably cost less at 0.9")
-        low = [say(o, f"{what} is higher at 0.9", f"{what} is lower at 0.9, against the suggestion",
-                   f"{what} is not told apart from 0.1's (which 'retains' allows)")
-               for o, what in zip(s3[:2], ("the PSNR on the common mask", "the R² of the local latents"))]
-        out["S3"] = f"Training {cost}; {low[0]} and {low[1]}."
-        arms = frame[frame["suggestion"] == "extreme"].groupby("arm")["r2_local"].mean() if frame is not None \
-            else None
-        mon = final_monitor(frame) if frame is not None else None
-        if mon is not None:
-            n, k = len(mon["seeds"]), mon["lower"]
-            out["S3"] += (f" On a mask neither ratio trained on (ratio {MONITOR_RATIO}, the monitor's; not part of "
-                          f"the rule) 0.9 ends with the lower reconstruction loss on {k} of {n} seeds (means "
-                          f"{np.mean(mon['suggestion']):.4f} at 0.9, {np.mean(mon['baseline']):.4f} at 0.1)"
-                          + (": the PSNR advantage depends on the mask it is scored on." if k < n / 2 and s3[0] ==
-                             "holds" else "."))
-        if arms is not None and len(arms) == 2 and (arms <= 0).all():
-            out["S3"] += (f" Neither arm holds the local latents at all (mean kernel R² {arms['suggestion']:.3f} "
-                          f"at 0.9, {arms['baseline']:.3f} at 0.1: no better than their mean), so that "
-                          "comparison cannot show low-level information kept or lost; the decoder's "
-                          "reconstructions are the only low-level evidence here.")
+    if _settled(s3, 4):
+        extra = _read_neutral_mask(frame, s3[0]) + _read_local_floor(frame) if frame is not None else ""
+        out["S3"] = _read_extreme(s3) + extra
     else:
         out["S3"] = f"The extreme-ratio rule is not decided here (fewer than {MIN_SEEDS} seeds, or not run)."
     return out
@@ -644,3 +676,41 @@ def load_recorded(path: str | Path) -> Recorded:
         return [] if same else ["the runs its parameters resolve to have changed"]
 
     return recorded.read(path, RECORD_FORMAT, Recorded, changes)
+
+
+def shown(frame, params: Section36Params, rec: Recorded | None) -> tuple[Any, Section36Params, str]:
+    """What the chapter's table, figure and verdicts show: the record's rows, parameters and label where
+    it is current, else this execution's (``frame``, ``params``)."""
+    if rec is not None and rec.current:
+        return rec.frame(), rec.params, f"the recorded run (seeds {list(rec.params.seeds)})"
+    return frame, params, "this execution"
+
+
+def status_text(rec: Recorded | None, n_seeds_here: int) -> str:
+    """One sentence for prose on where the verdicts come from: no record (this execution's, decidable
+    only with ``MIN_SEEDS`` seeds), a stale record (not shown, and why), or the record and its source."""
+    if rec is None:
+        return ("No recorded 3-seed run of this chapter exists yet; the verdicts below are computed from "
+                "this execution" + (f" and cannot be decided on fewer than {MIN_SEEDS} seeds."
+                                    if n_seeds_here < MIN_SEEDS else "."))
+    if not rec.current:
+        return f"A recorded run is stale ({'; '.join(rec.stale)}) and is not shown."
+    return (f"The table, figure and verdicts below come from the recorded run (seeds {list(rec.params.seeds)}, "
+            f"suggestions {', '.join(rec.params.suggestions)}; {rec.provenance_text()}).")
+
+
+def loss_share_text(frame, label: str, boundary_px: int) -> str:
+    """The boundary loss's mean share of the removed pixels it counted, in one sentence (``label``
+    names the rows in prose)."""
+    shares = frame["loss_share"].dropna() if "loss_share" in frame else None
+    if shares is None or shares.empty:
+        return f"The boundary loss was not run in {label}."
+    return (f"The boundary loss counted {100 * shares.mean():.0f} % of the removed pixels on average over "
+            f"training (the rest lie within {boundary_px} px of a visible pixel).")
+
+
+def directions_text(frame) -> str:
+    """Every comparison of :func:`decide` on ``frame`` that has a seed, as "claim, comparison: difference
+    (seeds: n)", joined: the directions an execution of fewer seeds than a rule needs still shows."""
+    return "; ".join(f"{v['claim']}, {c['comparison']}: {c['difference']:+.3f} (seeds: {c['n_seeds']})"
+                     for v in decide(frame) for c in v["comparisons"] if c["n_seeds"])

@@ -453,6 +453,50 @@ def load_recorded(path: str | Path) -> Recorded:
     return recorded.read(path, RECORD_FORMAT, Recorded, changes)
 
 
+def shown_frames(frame, label: str, rec: Recorded | None) -> dict[str, Any]:
+    """The frames a chapter shows side by side, labelled, in this order: this execution's rows
+    (``frame``, labelled ``"this execution (<label>)"``), then the record's where it is current,
+    labelled with its seeds per dataset (a record may be partial). A stale record is left out."""
+    frames = {f"this execution ({label})": frame}
+    if rec is not None and rec.current:
+        rows = rec.frame()
+        seeds = rows.groupby("data")["seed"].nunique()
+        frames["recorded (" + ", ".join(f"{d}: {n} seed{'s' * (n > 1)}" for d, n in seeds.items()) + ")"] = rows
+    return frames
+
+
+def last_frame_with(frames: dict[str, Any], column: str | Callable[[str], bool]) -> tuple[str, Any] | None:
+    """The last ``(label, frame)`` of ``frames`` (in :func:`shown_frames`' order: the record wins) with
+    a column named ``column``, or with a column ``column(name)`` accepts; None where no frame has one.
+    Old records lack the columns added since, so a figure of one column reads the newest frame that
+    has it."""
+    has = column if callable(column) else column.__eq__
+    hits = [(k, f) for k, f in frames.items() if any(has(c) for c in f.columns)]
+    return hits[-1] if hits else None
+
+
+def status_text(rec: Recorded | None, where: str) -> str:
+    """One paragraph for prose on the record at ``where`` (a path as the reader sees it): none yet, stale
+    (and why, not shown), or what it holds and where it comes from, shown beside this execution."""
+    if rec is None:
+        return "No recorded multi-seed sweep exists yet; every verdict below therefore waits for one."
+    if not rec.current:
+        return f"The recorded sweep in {where} is stale ({'; '.join(rec.stale)}): it is not shown."
+    return (f"The recorded sweep ({where}: {rec.partial() or 'the full grid'}; {rec.provenance_text()}) is "
+            "shown beside this execution, labelled as recorded. Where it reuses this execution's cached runs "
+            "(the same seed and point), the two series are the same runs, not two confirmations.")
+
+
+def probe_gap_text(frame, data: str, patch: int, source: str) -> str:
+    """Rule T6's comparison (probe at ratio 0.75 against 0.25) in one sentence, read from ``frame``;
+    ``source`` names it in prose ("the record", "this execution")."""
+    t6 = next(v for v in decide(frame, data, patch) if v["claim"] == "T6")["comparisons"][0]
+    if t6["outcome"] == "missing":
+        return "Neither this execution nor the record has both points yet."
+    return (f"In {source}, the probe at $r=0.75$ differs from the probe at $r=0.25$ by "
+            f"{100 * t6['difference']:+.1f} points over {t6['n_seeds']} seed(s) ({t6['outcome']}).")
+
+
 # ------------------------------------------------------------------------------------ the paper's values
 def paper_value(metric: str, series: str, x: float) -> float | None:
     """The paper's number for ``metric`` on its ratio series (``x`` = ratio, ViT-B/16, unit one patch)
