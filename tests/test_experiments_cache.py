@@ -135,3 +135,28 @@ def test_a_long_process_names_the_commit_it_started_with(monkeypatch):
         assert C.provenance()["commit"] == "a" * 40
     finally:
         C.commit_of_this_process.cache_clear()
+
+
+def test_a_rewritten_record_does_not_make_the_code_dirty(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.delenv("MAE_HLVM_COMMIT", raising=False)
+    repo = tmp_path / "repo"
+    (repo / C.RECORDS_DIR).mkdir(parents=True)
+    (repo / "src").mkdir()
+    (repo / C.RECORDS_DIR / "r.json").write_text("{}")
+    (repo / "src" / "code.py").write_text("x = 1\n")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    head = C.git_commit(repo / "src")
+    assert len(head) == 40
+    (repo / C.RECORDS_DIR / "r.json").write_text('{"rows": []}')  # a recorder wrote its record
+    assert C.git_commit(repo / "src") == head
+    (repo / "src" / "code.py").write_text("x = 2\n")  # code changed: dirty
+    assert C.git_commit(repo / "src") == head + "+dirty"

@@ -84,17 +84,24 @@ def read_json(path: str | Path) -> Any:
         raise CacheError(f"cannot read {path}: {err}; delete the folder or prune the cache") from None
 
 
+RECORDS_DIR = "book/recorded"  # where the recorded forms live, relative to the repository root
+
+
 def git_commit(start: Path | None = None) -> str:
     """The repository's HEAD commit (``+dirty`` when tracked files changed), or ``"unknown"``.
     ``$MAE_HLVM_COMMIT``, when set, is taken as it is: a copy of the tree without ``.git`` (a remote
-    GPU machine's, say) can still name the commit it was copied from."""
+    GPU machine's, say) can still name the commit it was copied from. The records under
+    ``RECORDS_DIR`` do not count as changes: they are what recorders write, not code, and a recorder
+    started after an earlier one rewrote a record (not yet committed) would otherwise call clean code
+    dirty."""
     if os.environ.get("MAE_HLVM_COMMIT"):
         return os.environ["MAE_HLVM_COMMIT"]
     cwd = start or Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                f":(top,exclude){RECORDS_DIR}"], cwd=cwd,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
