@@ -163,3 +163,14 @@ def test_an_extra_profile_with_a_bad_value_is_refused(tmp_path: Path):
     (r / "notebooks" / "profiles" / "toy.yaml").write_text(yaml.safe_dump(sets))
     with pytest.raises(book.BookError, match="profile 'gpu' of toy.yaml must be a mapping"):
         book.profile_parameters(r, "toy", "smoke")
+
+
+def test_duration_text_picks_a_unit_a_reader_can_read():
+    from mae_hlvm.book import duration_text
+
+    assert duration_text(0.7) == "1 s" and duration_text(119) == "119 s"
+    assert duration_text(150) == "2.5 minutes" and duration_text(7200) == "2.0 hours"
+    with pytest.raises(ValueError, match="seconds = -1"):
+        duration_text(-1)
+    with pytest.raises(ValueError, match="nan"):
+        duration_text(float("nan"))

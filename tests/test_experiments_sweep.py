@@ -334,3 +334,17 @@ def test_probe_gap_text_reads_rule_t6():
     assert text.startswith("In the record, the probe at $r=0.75$ differs from the probe at $r=0.25$ by +5.0 points "
                            "over 3 seed(s) (")
     assert S.probe_gap_text(rows[rows["ratio"] == 0.25], "shapes", TOY.patch, "x").startswith("Neither")
+
+
+def test_chance_verdicts_are_the_sign_tests_rates_over_a_rules_comparisons():
+    one = S.chance_verdicts(1)
+    assert one == {"contradicted": 0.125, "supported": 0.125}
+    seven = S.chance_verdicts(7)
+    assert seven["contradicted"] == pytest.approx(1 - (7 / 8) ** 7) and seven["contradicted"] > 0.6
+    assert seven["supported"] == pytest.approx(8.0 ** -7)
+    # the per-comparison rate is the three-seed sign test: all differences on one side
+    rng = np.random.default_rng(0)
+    holds = np.mean([S.paired_outcome(rng.normal(size=3))["outcome"] == "holds" for _ in range(4000)])
+    assert abs(holds - 0.125) < 0.02
+    with pytest.raises(ValueError, match="n_comparisons = 0"):
+        S.chance_verdicts(0)

@@ -75,6 +75,12 @@ def test_time_to_common_loss_is_the_worse_arms_final_loss_reached():
     assert [r.get("target_loss") for r in out] == [0.25, 0.25, None]
     assert [r.get("steps_to_loss") for r in out] == [20, 40, None]
     assert [r.get("seconds_to_loss") for r in out] == [10.0, 80.0, None]
+    assert [r.get("sets_target") for r in out] == [False, True, None]
+    assert [r.get("budget_share") for r in out] == [0.5, 1.0, None]
+    # a curve that dips below its final value sets the target but reaches it before its last step
+    late_rise = [rows[0], {**rows[1], "monitor": [[10, 0.5], [20, 0.22], [40, 0.25]]}]
+    setter = section36.time_to_common_loss(late_rise)[1]
+    assert setter["sets_target"] and setter["steps_to_loss"] == 20 and setter["budget_share"] == 0.5
     assert "seconds_to_loss" not in rows[0]  # the input rows are left as they were
     other_mask = [{**rows[0], "monitor_ratio": 0.5}, {**rows[1], "monitor_ratio": 0.75}]
     assert "seconds_to_loss" not in section36.time_to_common_loss(other_mask)[0]  # not comparable
@@ -94,6 +100,12 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     assert got["n_speed"] == 2 and got["speedup"] == pytest.approx(4.0)
     assert got["n_curves"] == 2 and got["minutes_low"] == pytest.approx(80 / 60)
     assert got["minutes_high"] == pytest.approx(10 / 60)
+    assert got["setter_ratios"] == [0.1] and got["setter_share"] == 1.0
+    assert section36.target_text(got) == ("The common loss was set by the run at ratio 0.1, which reached it "
+                                          "after 100 % of its steps on average.")
+    early = section36.target_text({**got, "setter_ratios": [0.9], "setter_share": 0.43})
+    assert "after 43 % of its steps on average: its held-out loss rose again late" in early
+    assert section36.target_text({"n_speed": 0, "n_curves": 0}) == ""
     # a recorded sweep with step times wins over this execution; its rows from before the monitor
     # existed have a step time but no curve; a record without step times is passed over
     old = [{"data": "shapes", "kind": "pretrained", "unit": 4, "seed": 0, "ratio": r, "psnr": 20.0,

@@ -386,3 +386,13 @@ def glue_all(values: dict[str, Any]) -> None:
     for name, value in values.items():
         glue(name, value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value,
              display=False)
+
+
+def duration_text(seconds: float) -> str:
+    """A wall time for prose: "42 s" under two minutes, else "3.5 minutes", or "2.1 hours" from two
+    hours (a short run glued as minutes would read "0.0 minutes")."""
+    if not seconds >= 0:
+        raise ValueError(f"seconds = {seconds!r}: a duration is a number >= 0")
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} minutes" if seconds < 7200 else f"{seconds / 3600:.1f} hours"

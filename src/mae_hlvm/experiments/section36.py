@@ -111,7 +111,9 @@ class Section36Params(Params):
 
 
 def latent_group_r2(result: dict[str, Any]) -> dict[str, float]:
-    """Mean kernel R² of each of :data:`LATENT_GROUPS` from an evaluation with identifiability."""
+    """Mean kernel R² of each of :data:`LATENT_GROUPS` from an evaluation with identifiability, over
+    latent *components* (a vector latent such as the RGB object colour counts once per component, so
+    it weighs more than a scalar one; ``sweep.latent_r2`` gives each latent one value)."""
     rows = (result.get("identifiability") or {}).get("rows") or []
     out = {}
     for group, names in LATENT_GROUPS.items():
@@ -164,8 +166,9 @@ def time_to_common_loss(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``target_loss`` is the worse (higher) of the two arms' final monitor losses, the lowest loss both
     are sure to reach within the budget; ``seconds_to_loss`` is the first monitored step at or below
     it (so read to within one monitor interval) times the arm's median step seconds. The arm that set
-    the target needs about its whole budget; the measure is how much sooner the other got there.
-    Other rows are unchanged."""
+    the target (``sets_target``) gets there by its last step at the latest, earlier where its loss dips
+    below its final value on the way (a loss that rises late makes its time short); ``budget_share``
+    is the share of its steps each arm needed. Other rows are unchanged."""
     out = [dict(r) for r in rows]
     pairs: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     for r in out:
@@ -181,6 +184,7 @@ def time_to_common_loss(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             step = steps_to_loss([{"step": s, "monitor_loss": loss} for s, loss in a["monitor"]], target)
             a["target_loss"], a["steps_to_loss"] = target, step
             a["seconds_to_loss"] = step * a["step_seconds"]
+            a["sets_target"], a["budget_share"] = a["monitor"][-1][1] == target, step / a["monitor"][-1][0]
     return out
 
 
@@ -523,7 +527,8 @@ def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:
     """Means over seeds of what ratio ``low`` and ratio ``high`` cost (``runs`` from
     :func:`cost_runs`): training images/s at each and their quotient, and, on the seeds where both
     logged a monitor curve, minutes of training to the worse run's final loss on the common mask
-    (:func:`time_to_common_loss`)."""
+    (:func:`time_to_common_loss`), the ratios of the runs that set that loss (``setter_ratios``) and
+    the mean share of their steps they needed to reach it (``setter_share``)."""
     speed = {r: {row["seed"]: float(row["images_per_s"]) for _, row in runs[runs["ratio"] == r].iterrows()
                  if row["images_per_s"] is not None} for r in (low, high)}
     seeds = sorted(set(speed[low]) & set(speed[high]))  # means over the seeds both ratios have
@@ -540,7 +545,25 @@ def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:
         vals = [r["seconds_to_loss"] / 60 for r in timed if r["arm"] == arm]
         if vals:
             out[key] = float(np.mean(vals))
+    setters = [r for r in timed if r["sets_target"]]
+    if setters:  # which ratio set the target, and how much of its budget it needed to reach it
+        out["setter_ratios"] = sorted({float(r["ratio"]) for r in setters})
+        out["setter_share"] = float(np.mean([r["budget_share"] for r in setters]))
     return out
+
+
+def target_text(summary: dict[str, Any]) -> str:
+    """Which ratio set the common loss and how much of its budget it needed to reach it, in one
+    sentence (``summary`` from :func:`cost_summary`); "" without curves. Under half the budget means its
+    held-out loss rose again late, which the time to the loss then partly measures."""
+    if not summary.get("setter_ratios"):
+        return ""
+    share = summary["setter_share"]
+    late = (": its held-out loss rose again late in training, so the time to the loss partly measures that "
+            "late rise." if share < 0.5 else ".")
+    ratios = " or ".join(f"{r:g}" for r in summary["setter_ratios"])
+    return (f"The common loss was set by the run at ratio {ratios}, which reached it after {100 * share:.0f} % "
+            f"of its steps on average{late}")
 
 
 # ------------------------------------------------------------------------------------ predictions

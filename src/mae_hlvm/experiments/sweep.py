@@ -383,6 +383,20 @@ def verdict(outcomes: Sequence[str]) -> str:
     return ("partly supported" if any(o == "holds" for o in measured) else "undecided") + gap
 
 
+def chance_verdicts(n_comparisons: int) -> dict[str, float]:
+    """How often a rule of ``n_comparisons`` comparisons would read "contradicted" and "supported" if
+    nothing differed: each paired difference as likely positive as negative, independently across
+    seeds and comparisons. At ``MIN_SEEDS`` = 3 seeds the bootstrap interval is the range of the three
+    differences, so a comparison holds (or reverses) by chance with probability 1/8 each way, exactly;
+    "contradicted" needs one reversal among the comparisons, "supported" a hold in every one.
+    Comparisons that share a point are correlated, which lowers the first rate; the figures are the
+    size of the risk, not a correction (the rules were fixed without one)."""
+    if n_comparisons < 1:
+        raise ValueError(f"n_comparisons = {n_comparisons}: a rule has at least one comparison")
+    p = 0.5 ** MIN_SEEDS
+    return {"contradicted": 1 - (1 - p) ** n_comparisons, "supported": p ** n_comparisons}
+
+
 def decide(frame, data: str, patch: int, rules: Sequence[Rule] = RULES) -> list[dict[str, Any]]:
     """Every rule applied to the sweep's rows for ``data``: one entry per rule with its comparisons."""
     out = []
