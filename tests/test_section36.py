@@ -104,7 +104,7 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     assert section36.target_text(got) == ("The common loss was set by the run at ratio 0.1, which reached it "
                                           "after 100 % of its steps on average.")
     early = section36.target_text({**got, "setter_ratios": [0.9], "setter_share": 0.43})
-    assert "after 43 % of its steps on average: its held-out loss rose again late" in early
+    assert "after 43 % of its steps on average: its loss on the monitor's mask fell below" in early
     assert section36.target_text({"n_speed": 0, "n_curves": 0}) == ""
     # a recorded sweep with step times wins over this execution; its rows from before the monitor
     # existed have a step time but no curve; a record without step times is passed over

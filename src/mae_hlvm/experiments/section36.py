@@ -555,12 +555,13 @@ def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:
 def target_text(summary: dict[str, Any]) -> str:
     """Which ratio set the common loss and how much of its budget it needed to reach it, in one
     sentence (``summary`` from :func:`cost_summary`); "" without curves. Under half the budget means its
-    held-out loss rose again late, which the time to the loss then partly measures."""
+    loss on the monitor's mask rose again later, which the time to the loss then partly measures."""
     if not summary.get("setter_ratios"):
         return ""
     share = summary["setter_share"]
-    late = (": its held-out loss rose again late in training, so the time to the loss partly measures that "
-            "late rise." if share < 0.5 else ".")
+    late = (": its loss on the monitor's mask fell below that value and rose again later in training (a mask "
+            "other than its own: this need not be overfitting), so the time to the loss partly measures that "
+            "rise." if share < 0.5 else ".")
     ratios = " or ".join(f"{r:g}" for r in summary["setter_ratios"])
     return (f"The common loss was set by the run at ratio {ratios}, which reached it after {100 * share:.0f} % "
             f"of its steps on average{late}")
