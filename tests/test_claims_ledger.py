@@ -13,52 +13,17 @@ import pytest
 from mae_hlvm.experiments import section36, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP_ROWS = ("E1", "E1p", "E2", "E3", "E4", "E5u", "E7", "E8", "E9")
-SECTION36_ROWS = {"S1": ("S1",), "S2": ("S2a", "S2b", "S2c"), "S3": ("S3",)}
+SWEEP_ROWS = sweep.LEDGER_ROWS
+SECTION36_ROWS = section36.LEDGER_ROWS
 
 
-def ledger_verdicts(text: str) -> dict[str, str]:
+def ledger_cells(text: str) -> dict[str, str]:
     """{row id: its verdict cell} of every table row of the ledger."""
     out = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 4 and re.fullmatch(r"[A-Z]\d+[a-z]?", cells[0]):
             out[cells[0]] = cells[-1]
-    return out
-
-
-def expected_sweep(record: sweep.Recorded | None) -> dict[str, str | None]:
-    """Per E-row: the verdict text the ledger must carry ("shapes: ...; Fashion-MNIST: ..."), or
-    None where the record cannot decide it yet on every dataset (the ledger must say "open"). A
-    dataset that has no value of the row's metrics (Fashion-MNIST has no shape bias) reads "not
-    measured", which is final."""
-    if record is None or record.stale:
-        return {row: None for row in SWEEP_ROWS}
-    frame = record.frame()
-    if set(frame["data"]) != set(sweep.DATASETS):
-        return {row: None for row in SWEEP_ROWS}
-    patch = record.params.patch
-    verdicts = {d: {v["claim"]: v["verdict"] for v in sweep.decide(frame, d, patch)} for d in sweep.DATASETS}
-    out: dict[str, str | None] = {}
-    for row in SWEEP_ROWS:
-        per = [verdicts[d][row] for d in sweep.DATASETS]
-        out[row] = None if any(v.startswith("not decided") for v in per) else "; ".join(
-            f"{sweep.DATA_NAMES[d]}: {v}" for d, v in zip(sweep.DATASETS, per))
-    return out
-
-
-def expected_section36(record: section36.Recorded | None) -> dict[str, str | None]:
-    if record is None or record.stale:
-        return {row: None for row in SECTION36_ROWS}
-    frame = record.frame()
-    decided = {v["claim"]: v for v in section36.decide(frame)}
-    out: dict[str, str | None] = {}
-    for row, claims in SECTION36_ROWS.items():
-        got = [decided.get(c) for c in claims]
-        if any(g is None or g["verdict"].startswith(("not decided", "not measured")) for g in got):
-            out[row] = None
-        else:
-            out[row] = "; ".join(f"{c}: {g['verdict']}" for c, g in zip(claims, got))
     return out
 
 
@@ -75,7 +40,7 @@ def _check(ledger: dict[str, str], expected: dict[str, str | None], source: str)
 
 @pytest.fixture(scope="module")
 def ledger() -> dict[str, str]:
-    return ledger_verdicts((ROOT / "book" / "claims.md").read_text())
+    return ledger_cells((ROOT / "book" / "claims.md").read_text())
 
 
 def test_the_ledger_has_every_row_the_records_decide(ledger):
@@ -84,12 +49,12 @@ def test_the_ledger_has_every_row_the_records_decide(ledger):
 
 def test_sweep_rows_match_the_recorded_sweep(ledger):
     path = ROOT / "book" / "recorded" / "sweep_cpu.json"
-    _check(ledger, expected_sweep(sweep.load_recorded(path) if path.is_file() else None), str(path.name))
+    _check(ledger, sweep.ledger_verdicts(sweep.load_recorded(path) if path.is_file() else None), str(path.name))
 
 
 def test_section36_rows_match_the_recorded_run(ledger):
     path = ROOT / "book" / "recorded" / "section36_cpu.json"
-    _check(ledger, expected_section36(section36.load_recorded(path) if path.is_file() else None), str(path.name))
+    _check(ledger, section36.ledger_verdicts(section36.load_recorded(path) if path.is_file() else None), str(path.name))
 
 
 def test_the_check_itself_catches_a_ledger_ahead_of_its_record():
@@ -99,7 +64,7 @@ def test_the_check_itself_catches_a_ledger_ahead_of_its_record():
     _check({"E4": "open (pending)"}, {"E4": None}, "a record")
     with pytest.raises(AssertionError, match="update the ledger"):
         _check({"E4": "open"}, {"E4": "shapes: supported; Fashion-MNIST: undecided"}, "a record")
-    assert ledger_verdicts("| E4 | claim | evidence | open (x) |\n| # | a | b | c |") == {"E4": "open (x)"}
+    assert ledger_cells("| E4 | claim | evidence | open (x) |\n| # | a | b | c |") == {"E4": "open (x)"}
 
 
 def test_the_ledgers_reading_of_the_gpu_units_is_the_records():
@@ -223,3 +188,15 @@ def test_the_ledgers_first_probe_directions_for_e4_are_the_records():
     gpu = sweep.load_recorded(ROOT / "book" / "recorded" / "sweep_gpu.json")
     g = sweep.series(gpu.frame(), "shapes", gpu.params.patch)[0].groupby("x")["probe"].mean()
     assert g.loc[0.9] > g.loc[0.75]
+
+
+def test_the_ledger_rows_script_prints_what_the_ledger_must_carry(benchmark_script, capsys):
+    script = benchmark_script("ledger_rows")
+    got = script.rows()
+    assert set(got) == set(SWEEP_ROWS) | set(SECTION36_ROWS)
+    cells = ledger_cells((ROOT / "book" / "claims.md").read_text())
+    for row, verdict in got.items():  # the ledger carries what the script prints
+        assert cells[row].startswith(verdict), (row, cells[row], verdict)
+    assert script.main(["--details"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("E1: ") and "\nS3: training images per second" in out  # rows, then comparisons

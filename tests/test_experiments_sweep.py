@@ -332,7 +332,7 @@ def test_probe_gap_text_reads_rule_t6():
     rows = pd.DataFrame(_fake_rows())
     text = S.probe_gap_text(rows, "shapes", TOY.patch, "the record")
     assert text.startswith("In the record, the probe at $r=0.75$ differs from the probe at $r=0.25$ by +5.0 points "
-                           "over 3 seed(s) (")
+                           "over 3 seeds (")
     assert S.probe_gap_text(rows[rows["ratio"] == 0.25], "shapes", TOY.patch, "x").startswith("Neither")
 
 
@@ -348,3 +348,23 @@ def test_chance_verdicts_are_the_sign_tests_rates_over_a_rules_comparisons():
     assert abs(holds - 0.125) < 0.02
     with pytest.raises(ValueError, match="n_comparisons = 0"):
         S.chance_verdicts(0)
+
+
+def test_ledger_verdicts_need_both_datasets_at_three_seeds(tmp_path):
+    params = S.SweepParams(datasets=S.DATASETS, ratios=(0.1, 0.5, 0.75, 0.9), unit_patches=(1,), seeds=(0, 1, 2),
+                           steps=2, warmup_steps=1, n_images=32, batch_size=16, suite="smoke")
+    peak = {0.1: 0.3, 0.5: 0.35, 0.75: 0.4, 0.9: 0.32}
+    rows = [{"data": d, "kind": "pretrained", "ratio": r, "unit": params.patch, "seed": k, "probe": p + 0.01 * k}
+            for d in S.DATASETS for k in params.seeds for r, p in peak.items()]
+
+    def verdicts(rows_, p=params):
+        return S.ledger_verdicts(S.load_recorded(S.record(S.SweepResult(p, rows_, 0, 0.0, 0.0),
+                                                          tmp_path / "r.json", "pytest")))
+
+    got = verdicts(rows)
+    assert set(got) == set(S.LEDGER_ROWS)
+    assert got["E4"] == "shapes: supported; Fashion-MNIST: supported"
+    assert got["E8"] == "shapes: not measured; Fashion-MNIST: not measured"  # no shape bias in these rows
+    assert verdicts([r for r in rows if r["seed"] < 2])["E4"] is None          # two seeds: open
+    assert verdicts([r for r in rows if r["data"] == "shapes"])["E4"] is None  # one dataset: open
+    assert S.ledger_verdicts(None) == {row: None for row in S.LEDGER_ROWS}

@@ -335,3 +335,12 @@ def test_loss_share_and_directions_texts():
         "The boundary loss was not run in x."
     # shape bias is not in the rows: only the comparison with a seed is listed
     assert section36.directions_text(rows) == "S1, linear probe top-1 higher with the suggestion: +0.100 (seeds: 1)"
+
+
+def test_ledger_verdicts_of_the_committed_record():
+    rec = section36.load_recorded(ROOT / "book" / "recorded" / "section36_cpu.json")
+    got = section36.ledger_verdicts(rec)
+    assert set(got) == set(section36.LEDGER_ROWS) and got["S2"].startswith("S2a: ")
+    assert got["S2"].count(";") == 2 and got["S3"].startswith("S3: ")
+    rec.stale.append("a changed default")
+    assert section36.ledger_verdicts(rec) == {row: None for row in section36.LEDGER_ROWS}

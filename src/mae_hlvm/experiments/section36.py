@@ -567,6 +567,23 @@ def target_text(summary: dict[str, Any]) -> str:
             f"of its steps on average{late}")
 
 
+LEDGER_ROWS = {"S1": ("S1",), "S2": ("S2a", "S2b", "S2c"), "S3": ("S3",)}  # ledger row: the rules it carries
+
+
+def ledger_verdicts(rec: Recorded | None) -> dict[str, str | None]:
+    """Per claims-ledger row of :data:`LEDGER_ROWS`: the verdict text it must carry ("S2a: ...; S2b:
+    ..."), or None where ``rec`` (missing, stale, short of seeds) cannot decide every rule of the row."""
+    if rec is None or not rec.current:
+        return {row: None for row in LEDGER_ROWS}
+    decided = {v["claim"]: v for v in decide(rec.frame())}
+    out: dict[str, str | None] = {}
+    for row, claims in LEDGER_ROWS.items():
+        got = [decided.get(c) for c in claims]
+        out[row] = None if any(g is None or g["verdict"].startswith(("not decided", "not measured")) for g in got) \
+            else "; ".join(f"{c}: {g['verdict']}" for c, g in zip(claims, got))
+    return out
+
+
 # ------------------------------------------------------------------------------------ predictions
 def object_graph(n_object: int = 4, n_background: int = 8) -> nx.DiGraph:
     """The shapes renderer's dependencies for one image, object and background apart: object patches

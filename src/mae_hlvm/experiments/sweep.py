@@ -508,7 +508,30 @@ def probe_gap_text(frame, data: str, patch: int, source: str) -> str:
     if t6["outcome"] == "missing":
         return "Neither this execution nor the record has both points yet."
     return (f"In {source}, the probe at $r=0.75$ differs from the probe at $r=0.25$ by "
-            f"{100 * t6['difference']:+.1f} points over {t6['n_seeds']} seed(s) ({t6['outcome']}).")
+            f"{100 * t6['difference']:+.1f} points over {t6['n_seeds']} seed{'s' * (t6['n_seeds'] != 1)} "
+            f"({t6['outcome']}).")
+
+
+LEDGER_ROWS = ("E1", "E1p", "E2", "E3", "E4", "E5u", "E7", "E8", "E9")  # the claims ledger's rows a sweep decides
+
+
+def ledger_verdicts(rec: Recorded | None) -> dict[str, str | None]:
+    """Per ledger row of :data:`LEDGER_ROWS`: the verdict text the claims ledger must carry
+    ("shapes: ...; Fashion-MNIST: ..."), or None where ``rec`` cannot decide it yet on every dataset
+    (no record, a stale one, a dataset missing, or fewer than ``MIN_SEEDS`` seeds: the ledger says
+    "open"). A dataset without the row's metrics reads "not measured", which is final."""
+    if rec is None or not rec.current:
+        return {row: None for row in LEDGER_ROWS}
+    frame = rec.frame()
+    if set(frame["data"]) != set(DATASETS):
+        return {row: None for row in LEDGER_ROWS}
+    by = {d: {v["claim"]: v["verdict"] for v in decide(frame, d, rec.params.patch)} for d in DATASETS}
+    out: dict[str, str | None] = {}
+    for row in LEDGER_ROWS:
+        per = [by[d][row] for d in DATASETS]
+        out[row] = None if any(v.startswith("not decided") for v in per) else "; ".join(
+            f"{DATA_NAMES[d]}: {v}" for d, v in zip(DATASETS, per))
+    return out
 
 
 # ------------------------------------------------------------------------------------ the paper's values
