@@ -117,3 +117,14 @@ def test_attention_on_mask_hand_computed():
         attention_on_mask(maps, masks.float())
     with pytest.raises(ValueError, match="tile"):
         attention_on_mask(maps, torch.zeros(1, 5, 5, dtype=torch.bool))
+
+
+def test_object_preference_text_reads_the_attention_ratio():
+    from mae_hlvm.eval.attention import object_preference_text
+
+    assert object_preference_text(2.0) == "concentrates on the object"
+    assert object_preference_text(1.2).startswith("leans only slightly")
+    assert object_preference_text(1.0).startswith("is spread about evenly")
+    assert object_preference_text(0.78).startswith("looks away from the object")
+    with pytest.raises(ValueError, match="ratio = nan"):
+        object_preference_text(float("nan"))

@@ -140,3 +140,19 @@ def attention_on_mask(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Te
     frac = F.avg_pool2d(masks[:, None].float(), (H // h, W // w))[:, 0]  # object share of each patch
     mass = (maps * frac).flatten(1).sum(1) / total
     return mass, masks.flatten(1).float().mean(1)
+
+
+def object_preference_text(ratio: float) -> str:
+    """How a CLS token's attention treats the object, for prose, from ``ratio`` = mass / area
+    (:func:`attention_on_mask`; 1 = uniform): "concentrates on the object" above 1.5, "leans only
+    slightly towards" above 1.1, "spread about evenly" within 0.9-1.1, and "puts less weight on the
+    object than uniform attention would" below 0.9."""
+    if not ratio >= 0:
+        raise ValueError(f"ratio = {ratio!r}: an attention ratio (mass / area) is a number >= 0")
+    if ratio > 1.5:
+        return "concentrates on the object"
+    if ratio > 1.1:
+        return "leans only slightly towards the object"
+    if ratio >= 0.9:
+        return "is spread about evenly: it puts about as much weight on the object as uniform attention would"
+    return "looks away from the object: it puts less weight there than uniform attention would"
