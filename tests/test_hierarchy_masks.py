@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mae_hlvm.hierarchy import (feasible_units, grid_mask_nodes, locate_quadtree, masking_sweep,
-                                random_unit_masks, unit_counts)
+                                mirror_counts, mirror_noise_text, noise_bound, random_unit_masks,
+                                unit_counts)
 
 
 def test_unit_counts_and_complement():
@@ -143,3 +144,60 @@ def test_subtree_masks_refuse_a_level_without_a_usable_latent():
         subtree_masks(kary_tree(3, 2), 0, 2, np.random.default_rng(0))  # the root hides everything
     with pytest.raises(ValueError, match="n_masks"):
         subtree_masks(kary_tree(3, 2), 1, 0, np.random.default_rng(0))
+
+
+def test_mirror_counts_rounded_are_complements_floored_off_by_at_most_one():
+    from mae_hlvm.mae.masking import num_kept_units  # the trainer's floor(U (1 - r))
+
+    counts = mirror_counts(64, [0.1, 0.25, 0.5, 0.75, 0.9], num_kept_units)
+    assert counts.ratios == (0.1, 0.25)  # 0.5 is its own mirror; 0.75 and 0.9 fold onto 0.25 and 0.1
+    assert counts.floored == ((7, 58), (16, 48)) and counts.rounded == ((6, 58), (16, 48))
+    assert list(counts.excess()) == [1, 0] and list(counts.excess("rounded")) == [0, 0]
+    text = counts.sentence("the grid")
+    assert "hides 7 units at ratio 0.1 and 58 at 0.9, 65 in all rather than 64" in text
+    assert "1 of the 2 mirrored pairs of this chapter's ratios is off" in text and "by at most 1 unit " in text
+    exact = mirror_counts(64, [0.25], num_kept_units).sentence("the grid")
+    assert "exact complements too, for the one mirrored pair" in exact
+    # a pair that masks nothing under either count is skipped, not an error
+    tiny = mirror_counts(4, [0.05, 0.25], num_kept_units)
+    assert tiny.skipped == (0.05,) and tiny.ratios == (0.25,)
+    assert "nothing to compare" in mirror_counts(4, [0.05], num_kept_units).sentence("g")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 400), st.floats(0.01, 0.99))
+def test_floored_mirror_counts_exceed_complements_by_zero_or_one(n_units, r):
+    from mae_hlvm.mae.masking import num_kept_units
+
+    counts = mirror_counts(n_units, [r], num_kept_units)
+    assert set(counts.excess().tolist()) <= {0, 1}
+    if n_units % 2 == 0:
+        assert set(counts.excess("rounded").tolist()) <= {0}
+
+
+def test_noise_bound_and_mirror_verdict():
+    assert noise_bound(1) == pytest.approx(1.959964, abs=1e-5)
+    assert noise_bound(90) > noise_bound(10) > noise_bound(1)
+    assert "within what sampling noise" in mirror_noise_text(1.0, 10)
+    assert "more than sampling noise" in mirror_noise_text(10.0, 10)
+    assert "no mirrored pairs" in mirror_noise_text(float("nan"), 0)
+    with pytest.raises(ValueError):
+        noise_bound(0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 5))
+def test_root_in_c_exactly_when_a_is_the_root_alone(seed, depth):
+    """On a tree the root is a member of c iff A = {root}: c then carries the root's noise alone."""
+    rng = np.random.default_rng(seed)
+    side = 2 ** depth
+    m = rng.random((8, side, side)) < rng.uniform(0.05, 0.95)
+    m[:, 0, 0], m[:, -1, -1] = True, False
+    m[:2] = False
+    m[0, :, : side // 2] = True  # aligned halves: A = {root}
+    m[1, 0, 0] = True
+    found = locate_quadtree(m)
+    root_in_c = found.c[0][:, 0, 0]
+    assert (found.common[0][:, 0, 0]).all()  # the root is in A for every proper mask
+    assert (root_in_c == (found.size_common() == 1)).all()
+    assert root_in_c[0] and (depth == 1 or not root_in_c[1])

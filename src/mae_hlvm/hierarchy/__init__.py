@@ -14,8 +14,9 @@ from .graphs import (figure1_graph, figure2_graph, figure4_graph, kary_tree, lat
                      tree_positions, validate_graph, validate_mask)
 from .locate import (BRUTE_FORCE_MAX_LATENTS, BruteForce, HierarchyIndex, Located, brute_force_locate,
                      compile, locate)
-from .masks import grid_mask_nodes, node_levels, random_unit_masks, subtree_masks, unit_counts
-from .predictions import MaskingSweep, feasible_units, masking_sweep
+from .masks import (MirrorCounts, grid_mask_nodes, mirror_counts, node_levels, random_unit_masks,
+                    subtree_masks, unit_counts)
+from .predictions import MaskingSweep, feasible_units, masking_sweep, mirror_noise_text, noise_bound
 from .plotting import draw_hierarchy, draw_quadtree_located, html_table
 from .quadtree_locate import QuadtreeLocated, locate_quadtree
 
@@ -26,7 +27,8 @@ __all__ = [
     "validate_graph", "validate_mask",
     "BRUTE_FORCE_MAX_LATENTS", "BruteForce", "HierarchyIndex", "Located", "brute_force_locate", "compile",
     "locate",
-    "grid_mask_nodes", "node_levels", "random_unit_masks", "subtree_masks", "unit_counts",
-    "MaskingSweep", "feasible_units", "masking_sweep",
+    "MirrorCounts", "grid_mask_nodes", "mirror_counts", "node_levels", "random_unit_masks", "subtree_masks",
+    "unit_counts",
+    "MaskingSweep", "feasible_units", "masking_sweep", "mirror_noise_text", "noise_bound",
     "QuadtreeLocated", "locate_quadtree", "draw_hierarchy", "draw_quadtree_located", "html_table",
 ]

@@ -9,10 +9,14 @@ differ by one unit when U(1 - r) is not whole, which is why both report the effe
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 import networkx as nx
 import numpy as np
 
-__all__ = ["unit_counts", "random_unit_masks", "grid_mask_nodes", "node_levels", "subtree_masks"]
+__all__ = ["unit_counts", "random_unit_masks", "grid_mask_nodes", "node_levels", "subtree_masks",
+           "MirrorCounts", "mirror_counts"]
 
 
 def _check_grid(side: int, unit: int) -> int:
@@ -40,6 +44,74 @@ def unit_counts(n_units: int, ratio: float) -> tuple[int, float]:
         raise ValueError(f"ratio {ratio} over {n_units} units masks {n_mask} of them; a mask must hide at "
                          "least one unit and leave at least one visible (use a smaller unit or milder ratio)")
     return n_mask, n_mask / n_units
+
+
+@dataclass(frozen=True)
+class MirrorCounts:
+    """Hidden unit counts at mirrored ratios r and 1 - r, rounded (this module) and floored (a trainer).
+
+    ``ratios`` holds the smaller ratio r < 0.5 of each feasible pair; ``rounded[k]`` and ``floored[k]``
+    are the hidden counts (at r, at 1 - r). ``skipped`` lists the pairs that mask nothing or
+    everything under either count.
+    """
+
+    n_units: int
+    ratios: tuple[float, ...]
+    rounded: tuple[tuple[int, int], ...]
+    floored: tuple[tuple[int, int], ...]
+    skipped: tuple[float, ...] = ()
+
+    def excess(self, which: str = "floored") -> np.ndarray:
+        """Hidden count at r plus that at 1 - r, minus ``n_units`` (0: exact complements), per pair."""
+        counts = getattr(self, which)
+        return np.array([a + b - self.n_units for a, b in counts], dtype=int)
+
+    def sentence(self, grid: str) -> str:
+        """What the floored counts do to the r <-> 1 - r symmetry on ``grid`` (a description of it)."""
+        m = len(self.ratios)
+        if not m:
+            return (f"on {grid} none of this chapter's mirrored pairs of ratios hides a non-empty proper "
+                    "set of units under both counts, so there is nothing to compare")
+        floor_x, round_x = self.excess("floored"), self.excess("rounded")
+        n_round = int((round_x == 0).sum())
+        off = np.flatnonzero(floor_x != 0)
+        if not off.size:
+            pairs = "the one mirrored pair" if m == 1 else f"all {m} mirrored pairs"
+            return (f"on {grid} the trainer's floored counts are exact complements too, for {pairs} of "
+                    f"this chapter's ratios (the rounded counts: {n_round} of {m})")
+        k = int(off[0])
+        r, (a, b), worst = self.ratios[k], self.floored[k], int(np.abs(floor_x).max())
+        return (f"on {grid} the trainer hides {a} units at ratio {r:.3g} and {b} at {1 - r:.3g}, "
+                f"{a + b} in all rather than {self.n_units}; {off.size} of the {m} mirrored pairs of "
+                f"this chapter's ratios {'is' if off.size == 1 else 'are'} off like this, by at most "
+                f"{worst} unit{'s' * (worst != 1)} "
+                f"(the rounded counts are exact complements for {n_round} of the {m})")
+
+
+def mirror_counts(n_units: int, ratios: Sequence[float],
+                  kept_units: Callable[[int, float], int]) -> MirrorCounts:
+    """Compare :func:`unit_counts` (rounded) with ``kept_units(n_units, r)`` (the trainer's kept count,
+    e.g. ``mae_hlvm.mae.masking.num_kept_units``, floor(U (1 - r))) at each r and its mirror 1 - r.
+
+    Every ratio other than 0.5 gives one pair (r, 1 - r) with r < 0.5, whether or not 1 - r is among
+    ``ratios``; pairs either count refuses (a ValueError: nothing or everything hidden) are skipped.
+    """
+    if not isinstance(n_units, (int, np.integer)) or isinstance(n_units, bool) or n_units < 2:
+        raise ValueError(f"n_units must be an int >= 2, got {n_units!r}")
+    lows = sorted({round(min(float(r), 1.0 - float(r)), 9) for r in ratios
+                   if not np.isclose(float(r), 0.5)})
+    kept, rounded, floored, skipped = [], [], [], []
+    for r in lows:
+        try:
+            rnd = (unit_counts(n_units, r)[0], unit_counts(n_units, 1.0 - r)[0])
+            flo = (n_units - int(kept_units(n_units, r)), n_units - int(kept_units(n_units, 1.0 - r)))
+        except ValueError:
+            skipped.append(r)
+            continue
+        kept.append(r)
+        rounded.append(rnd)
+        floored.append(flo)
+    return MirrorCounts(int(n_units), tuple(kept), tuple(rounded), tuple(floored), tuple(skipped))
 
 
 def random_unit_masks(side: int, ratio: float, unit: int, n_masks: int,

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from .masks import _check_grid, random_unit_masks, unit_counts
 from .quadtree_locate import locate_quadtree
 
-__all__ = ["MaskingSweep", "masking_sweep", "feasible_units"]
+__all__ = ["MaskingSweep", "masking_sweep", "feasible_units", "noise_bound", "mirror_noise_text"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,34 @@ class MaskingSweep:
                 diff = np.abs(value[:, j] - value[:, k[0]])
                 z[:, j] = np.where(denom > 0, diff / np.where(denom > 0, denom, 1.0), np.where(diff > 0, np.inf, 0.0))
         return z, ~np.isnan(z)
+
+
+def noise_bound(n_comparisons: int, alpha: float = 0.05) -> float:
+    """The |z| that the largest of ``n_comparisons`` standard-normal |z| scores exceeds with probability
+    at most ``alpha`` (Bonferroni: valid whatever their dependence)."""
+    if not isinstance(n_comparisons, (int, np.integer)) or isinstance(n_comparisons, bool) or n_comparisons < 1:
+        raise ValueError(f"n_comparisons must be a positive int, got {n_comparisons!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    return NormalDist().inv_cdf(1.0 - alpha / (2 * int(n_comparisons)))
+
+
+def mirror_noise_text(z_max: float, n_comparisons: int, alpha: float = 0.05) -> str:
+    """Whether the largest mirror z-score (:meth:`MaskingSweep.mirror_gap`) is within sampling noise:
+    compared with :func:`noise_bound` for that many comparisons."""
+    if not n_comparisons:
+        return "there are no mirrored pairs of ratios to compare"
+    bound = noise_bound(n_comparisons, alpha)
+    level = f"{100 * alpha:g} %"
+    if np.isnan(z_max):
+        raise ValueError("z_max is NaN; pass the largest of the compared z-scores")
+    if z_max <= bound:
+        return (f"below {bound:.2f}, the value that the largest of {n_comparisons} such scores exceeds with "
+                f"probability at most {level} when r and 1 - r give the same distribution (Bonferroni): "
+                "within what sampling noise alone produces")
+    return (f"above {bound:.2f}, the value that the largest of {n_comparisons} such scores exceeds with "
+            f"probability at most {level} when r and 1 - r give the same distribution (Bonferroni): "
+            "more than sampling noise alone explains, which the symmetry argument says should not happen")
 
 
 def feasible_units(depth: int, ratios: Sequence[float], units: Sequence[int]) -> list[int]:
