@@ -331,7 +331,7 @@ def test_last_frame_with_picks_the_newest_frame_that_has_the_column():
 def test_probe_gap_text_reads_rule_t6():
     rows = pd.DataFrame(_fake_rows())
     text = S.probe_gap_text(rows, "shapes", TOY.patch, "the record")
-    assert text.startswith("In the record, the probe at $r=0.75$ differs from the probe at $r=0.25$ by +5.0 points "
+    assert text.startswith("In the record, the probe at ratio 0.75 differs from the probe at ratio 0.25 by +5.0 points "
                            "over 3 seeds (")
     assert S.probe_gap_text(rows[rows["ratio"] == 0.25], "shapes", TOY.patch, "x").startswith("Neither")
 

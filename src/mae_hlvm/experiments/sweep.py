@@ -507,7 +507,7 @@ def probe_gap_text(frame, data: str, patch: int, source: str) -> str:
     t6 = next(v for v in decide(frame, data, patch) if v["claim"] == "T6")["comparisons"][0]
     if t6["outcome"] == "missing":
         return "Neither this execution nor the record has both points yet."
-    return (f"In {source}, the probe at $r=0.75$ differs from the probe at $r=0.25$ by "
+    return (f"In {source}, the probe at ratio 0.75 differs from the probe at ratio 0.25 by "
             f"{100 * t6['difference']:+.1f} points over {t6['n_seeds']} seed{'s' * (t6['n_seeds'] != 1)} "
             f"({t6['outcome']}).")
 
