@@ -119,6 +119,35 @@ def test_notebook_code_fits_the_page(path: Path):
     assert not long, f"{path.name}: {len(long)} code line(s) over 100 characters, e.g. {long[0]!r}"
 
 
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
+
+
+def glue_in_code(text: str) -> list[str]:
+    """Lines of markdown where a glue role sits inside an inline code span (MyST then prints the role
+    literally): a glue role after an odd number of other backticks on its line."""
+    bad = []
+    for line in text.splitlines():
+        pos = 0
+        for m in GLUE_ROLE.finditer(line):
+            if line[pos:m.start()].count("`") % 2:
+                bad.append(line)
+                break
+            pos = m.end()
+    return bad
+
+
+def test_glue_in_code_finds_a_role_inside_an_inline_code_span():
+    assert glue_in_code("after `f({glue:text}`x`)` are {glue:text}`y`.") != []
+    assert glue_in_code("`code` then {glue:text}`x` and `more` {glue}`y`") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_glue_roles_are_not_inside_inline_code(path: Path):
+    nb = json.loads(path.read_text())
+    bad = [line for c in nb["cells"] if c["cell_type"] == "markdown" for line in glue_in_code("".join(c["source"]))]
+    assert not bad, f"{path.name}: a glue role inside inline code renders literally: {bad[0]!r}"
+
+
 def test_the_library_imports_without_the_notebook_stack():
     """A GPU machine's image has torch and timm but no IPython, papermill or Jupyter Book: the library
     (everything but the book runner) must import there, as the GPU check does."""
