@@ -106,6 +106,10 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     early = section36.target_text({**got, "setter_ratios": [0.9], "setter_share": 0.43})
     assert "after 43 % of its steps on average: its loss on the monitor's mask fell below" in early
     assert section36.target_text({"n_speed": 0, "n_curves": 0}) == ""
+    text = section36.cost_text(got, "this execution")
+    assert text.startswith("In this execution, training ran at 256 images/s at ratio 0.9 against 64 at 0.1, "
+                           "4.0 times as fast (means over 2 seeds). The 0.9 run reached the common loss after")
+    assert section36.cost_text({"n_speed": 0, "n_curves": 0}, "x").startswith("No run at ratios 0.1 and 0.9")
     # a recorded sweep with step times wins over this execution; its rows from before the monitor
     # existed have a step time but no curve; a record without step times is passed over
     old = [{"data": "shapes", "kind": "pretrained", "unit": 4, "seed": 0, "ratio": r, "psnr": 20.0,
