@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml constraints.txt
 	sys.exit(0 if free >= $(VENV_GB) else \
 	f'setup: {free:.1f} GB free on the disk of $(CURDIR); the venv needs about $(VENV_GB) GB '\
 	'(torch 2.14.1 with its CUDA libraries). Free some space, then run make again.')"
+	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+	f'setup: $(PYTHON) is Python {sys.version.split()[0]}; the pinned versions need 3.11 or later '\
+	'(run make PYTHON=python3.11 ...)')"
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { echo "setup: $(PYTHON) has no venv/ensurepip \
+	module (Debian: apt-get install python3-venv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
@@ -52,6 +57,8 @@ system-deps:
 
 # MathJax 3 from the npm registry, served by the site itself so math renders offline.
 $(MATHJAX):
+	@command -v npm >/dev/null 2>&1 || { echo "setup: npm is needed to fetch MathJax for offline math \
+	(Debian: apt-get install npm)"; exit 1; }
 	mkdir -p .cache/mathjax $(dir $@)
 	cd .cache/mathjax && npm pack --silent mathjax@3.2.2 >/dev/null && tar -xzf mathjax-3.2.2.tgz package/es5/tex-svg-full.js
 	cp .cache/mathjax/package/es5/tex-svg-full.js $@
