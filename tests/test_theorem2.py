@@ -309,6 +309,10 @@ def test_random_readings_sort_agreement_by_the_rules():
     held = random_readings(res)["held"]
     agrees, does_not = held.split("What does not:")
     assert "pixels' own noises, in no A, are not held" in agrees and "top latent level" in agrees
+    assert "top latent level, in A for at least 99 % of masks" in agrees  # the fixture's P = 0.99
+    every = [{**r, "p_in_a_mc": 1.0} if r["level"] == 0 else r for r in res.random]
+    held_every = random_readings(_result(_twelve(), every, res.random_split))["held"]
+    assert "top latent level, in A for every mask" in held_every
     assert "mean R² is 0.70 at unit 1; 0.70 at unit 2, against 1 predicted" in does_not
     assert "s_mc part) reach a mean R² of up to 0.20" in does_not
     assert "the lowest latent level" in random_readings(res)["short"]

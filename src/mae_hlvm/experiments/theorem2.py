@@ -908,7 +908,7 @@ def random_readings(result: Theorem2Result) -> dict[str, str]:
     top = [r for r in rows if r["level"] == 0 and r["level"] < pixel_level]
     if top:
         x, p = min(r["r2"]["mean"] for r in top), min(r["p_in_a_mc"] for r in top)
-        share = f"in A for at least {math.floor(100 * p)} % of masks"
+        share = "in A for every mask" if p >= 1 else f"in A for at least {math.floor(100 * p)} % of masks"
         sort(x >= RULES["c"], f"the top latent level, {share}, is recovered (mean R² at least {_f(x)})",
              f"the top latent level, {share}, reaches a mean R² of only "
              f"{_f(x)} at worst")
