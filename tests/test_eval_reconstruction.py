@@ -87,3 +87,8 @@ def test_bad_input_is_refused():
         reconstruction_metrics(x, y, metrics=("lpips",))
     with pytest.raises(ValueError, match="smaller than the SSIM window"):
         reconstruction_metrics(x[:, :, :8, :8], y[:, :, :8, :8], metrics=("ssim",))
+
+
+def test_one_metric_may_be_named_by_a_string():
+    x = torch.rand(2, 3, 16, 16)
+    assert set(reconstruction_metrics(x, x, metrics="psnr")) == {"psnr"}

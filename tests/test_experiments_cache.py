@@ -87,10 +87,23 @@ def test_kind_must_name_a_folder(tmp_path):
         C.RunCache(tmp_path).folder("../x", {})
 
 
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _interrupt(cache: C.RunCache, run: C.CachedRun) -> None:
+    """Make ``run`` look begun by a process that has since ended."""
+    C.write_json(run.folder / C.RUN_FILE, {**run.record, "pid": _dead_pid()})
+
+
 def test_prune_and_cli(tmp_path, capsys):
     cache = C.RunCache(tmp_path)
     cache.finish(cache.begin("train", {"x": 1}))
-    cache.begin("train", {"x": 2})                                 # interrupted
+    _interrupt(cache, cache.begin("train", {"x": 2}))              # interrupted
     with pytest.raises(ValueError, match="needs a filter"):
         cache.prune()
     assert C.main(["--root", str(tmp_path), "list"]) == 0
@@ -160,3 +173,28 @@ def test_a_rewritten_record_does_not_make_the_code_dirty(tmp_path, monkeypatch):
     assert C.git_commit(repo / "src") == head
     (repo / "src" / "code.py").write_text("x = 2\n")  # code changed: dirty
     assert C.git_commit(repo / "src") == head + "+dirty"
+
+
+def test_prune_leaves_a_run_that_may_still_be_computing(tmp_path, capsys):
+    import os
+    import time
+
+    cache = C.RunCache(tmp_path)
+    mine = cache.begin("train", {"x": 1})                          # begun by this (live) process
+    assert mine.record["pid"] == os.getpid() and mine.live()
+    assert cache.prune(incomplete=True) == [] and mine.folder.is_dir()
+    assert C.main(["--root", str(tmp_path), "prune", "--incomplete"]) == 0
+    assert "deleted 0 run(s)" in (out := capsys.readouterr().out) and "left train" in out
+    # a record without a pid (an older version's): live while its files keep changing
+    old = cache.begin("train", {"x": 2})
+    record = {k: v for k, v in old.record.items() if k != "pid"}
+    C.write_json(old.folder / C.RUN_FILE, record)
+    assert C.CachedRun(old.folder, record).live()
+    past = time.time() - 60 * (C.LIVE_QUIET_MINUTES + 1)
+    for path in old.folder.rglob("*"):
+        os.utime(path, (past, past))
+    assert not C.CachedRun(old.folder, record).live()
+    assert [r.key for r in cache.prune(incomplete=True)] == [old.key]
+    _interrupt(cache, mine)
+    assert not cache.runs()[0].live() and len(cache.prune(incomplete=True)) == 1
+    assert not cache.finish(cache.begin("train", {"x": 3})).live()  # complete: never live

@@ -164,6 +164,23 @@ def test_evaluate_refuses_what_is_not_a_model(cache):
         evaluate(42, SUITE, cache)
 
 
+def test_the_reconstruction_mask_takes_the_models_unit_unless_the_suite_names_one(cache, tmp_path):
+    from mae_hlvm.mae.checkpoint import save_checkpoint
+
+    model = P.run(TOY.replace(steps=0), cache).model
+    only = SUITE.replace(evaluations=["reconstruction"], recon_ratio=0.5)
+    assert evaluate(model, only, cache, mask_unit=8)["mask_unit"] == 8         # the model's own unit
+    assert evaluate(model, only.replace(recon_unit=4), cache, mask_unit=8)["mask_unit"] == 4
+    with pytest.raises(ValueError, match=r"reconstruction mask unit 3 px .* does not fit this model"):
+        evaluate(model, only.replace(recon_unit=3), cache)
+    # a checkpoint trained on data the suite has no images of is refused, naming it
+    state = {"model": model.state_dict(), "model_config": model.cfg.__dict__, "config": {"mask_ratio": 0.75},
+             "data": {"spec": "/data/imagenet/train", "kind": "dataset"}}
+    path = save_checkpoint(tmp_path / "ckpt.pt", state)
+    with pytest.raises(ValueError, match="trained on '/data/imagenet/train'; the evaluation suite scores"):
+        evaluate(path, only, cache)
+
+
 def test_pixel_reference_reads_the_noise_level_from_the_suites_test_images():
     from mae_hlvm.experiments.evaluation import pixel_reference
 

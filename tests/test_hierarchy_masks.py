@@ -201,3 +201,8 @@ def test_root_in_c_exactly_when_a_is_the_root_alone(seed, depth):
     assert (found.common[0][:, 0, 0]).all()  # the root is in A for every proper mask
     assert (root_in_c == (found.size_common() == 1)).all()
     assert root_in_c[0] and (depth == 1 or not root_in_c[1])
+
+
+def test_random_unit_masks_needs_a_generator():
+    with pytest.raises(ValueError, match="rng must be a numpy Generator"):
+        random_unit_masks(4, 0.5, 1, 2, None)

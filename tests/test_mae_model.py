@@ -157,6 +157,7 @@ def test_reconstruct_unmasked_decodes_every_patch_from_all_of_them(micro):
     # masked path's prediction for a patch when that path keeps every token (all ids kept, no mask token)
     x = torch.rand(2, 3, 16, 16)
     rec = micro.reconstruct_unmasked(x)
+    assert not rec.requires_grad  # an evaluation: no graph kept, like reconstruct
     L = micro.cfg.num_patches
     ids = torch.arange(L).expand(2, L)
     out = micro.forward_from_indices(x, ids, ids, torch.zeros(2, L))

@@ -153,6 +153,21 @@ def test_dataset_input_matches_tensor_input(images):
     assert a.checkpoint is None
 
 
+def test_a_dataset_that_augments_itself_is_not_augmented_again(images, monkeypatch, capsys):
+    import mae_hlvm.mae.train as T
+
+    kinds = []
+    real = T.augment_batch
+    monkeypatch.setattr(T, "augment_batch", lambda x, kind, *a, **k: kinds.append(kind) or real(x, kind, *a, **k))
+    ds = torch.utils.data.TensorDataset(images, torch.zeros(len(images)))
+    pretrain(micro_config(steps=2, augment="rrc_flip"), ds)            # a dataset: augmented as configured
+    assert kinds == ["rrc_flip", "rrc_flip"]
+    kinds.clear()
+    setattr(ds, T.AUGMENTS_ITSELF, True)                               # as pretraining_data's image folders
+    pretrain(micro_config(steps=2, augment="rrc_flip"), ds)
+    assert kinds == ["none", "none"] and "this TensorDataset augments its own images" in capsys.readouterr().out
+
+
 def test_bad_data_and_config_refused(images):
     with pytest.raises(ValueError, match=r"float \[N, 3, 16, 16\]"):
         pretrain(micro_config(), images[:, :1])
@@ -253,6 +268,14 @@ def test_pretraining_data_specs(tmp_path):
     assert torch.equal(pretraining_data(str(tmp_path / "x.pt"), n=2), x[:2])
     with pytest.raises(ValueError, match="data 'cifar10' is neither"):
         pretraining_data("cifar10")
+    # an image folder augments its own images (RandomResizedCrop + flip) and says so to the trainer
+    from PIL import Image
+
+    from mae_hlvm.data.pretraining import AUGMENTS_ITSELF
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    Image.new("RGB", (20, 20), (10, 200, 30)).save(tmp_path / "imgs" / "a" / "0.png")
+    folder = pretraining_data(str(tmp_path / "imgs"), img_size=16)
+    assert getattr(folder, AUGMENTS_ITSELF) is True and folder[0][0].shape == (3, 16, 16)
 
 
 def test_gradient_clipping_limits_the_update(images):

@@ -21,6 +21,8 @@ import torch
 
 from mae_hlvm.data.errors import DataError
 
+AUGMENTS_ITSELF = "augments_itself"  # attribute of a Dataset that augments its own images (the trainer then does not)
+
 
 def pretraining_images(name: str, n: int, seed: int = 0, img_size: int = 32, objects: bool = False) -> torch.Tensor:
     """Float images [n, C, img_size, img_size] in [0, 1] for pretraining.
@@ -161,7 +163,9 @@ def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: i
             transforms.RandomResizedCrop(img_size, scale=(0.2, 1.0), interpolation=transforms.InterpolationMode.BICUBIC),
             transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
         try:
-            return datasets.ImageFolder(str(path), transform=tf, loader=_read_image)
+            folder = datasets.ImageFolder(str(path), transform=tf, loader=_read_image)
+            setattr(folder, AUGMENTS_ITSELF, True)  # MAE's augmentation, once: the trainer adds none
+            return folder
         except (FileNotFoundError, RuntimeError) as err:  # no class folders, or no image files
             raise DataError(f"image folder {path}: {str(err).strip().splitlines()[0]} "
                             "(expected <class folder>/<image file>)") from None

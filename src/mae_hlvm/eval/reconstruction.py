@@ -151,6 +151,7 @@ def reconstruction_metrics(originals: torch.Tensor, reconstructions: torch.Tenso
     Returns {metric: float64 array [N]}. Work runs in batches of ``batch_size`` on ``device``
     (default: where the originals are).
     """
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)  # "ssim" is one metric, not four letters
     unknown = [m for m in metrics if m not in _FNS]
     if unknown or not metrics:
         raise ValueError(f"unknown or no metric(s) {unknown or list(metrics)}; valid: {', '.join(METRICS)}")

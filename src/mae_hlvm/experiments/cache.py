@@ -32,6 +32,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -41,6 +42,7 @@ from mae_hlvm.atomic import atomic_temp
 
 RUN_FILE = "run.json"
 RESULTS_DIR = "results"
+LIVE_QUIET_MINUTES = 15.0  # an incomplete run without a pid whose files changed this recently may be live
 KEY_CHARS = 16  # 64 bits of SHA-256: collisions are out of reach for a cache of any size
 
 
@@ -169,6 +171,24 @@ class CachedRun:
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
 
+    def live(self, quiet_minutes: float = LIVE_QUIET_MINUTES) -> bool:
+        """Whether an incomplete run may still be computing: the process that began it (``pid`` on
+        this host) is alive, or, for records without one, a file of its folder changed within the last
+        ``quiet_minutes``. A complete run is never live."""
+        if self.complete:
+            return False
+        pid, host = self.record.get("pid"), (self.record.get("started") or {}).get("machine", {}).get("host")
+        if isinstance(pid, int) and host == platform.node():
+            try:
+                os.kill(pid, 0)  # signal 0: is it there?
+                return True
+            except ProcessLookupError:
+                return False
+            except PermissionError:  # there, under another user
+                return True
+        newest = max((p.stat().st_mtime for p in self.folder.rglob("*") if p.is_file()), default=0.0)
+        return time.time() - newest < 60 * quiet_minutes
+
 
 class RunCache:
     """Folders of runs keyed by configuration (see the module docstring)."""
@@ -201,7 +221,7 @@ class RunCache:
             raise CacheError(f"run {found.folder} is complete already; load it instead of computing it again")
         folder = self.folder(kind, config)
         record = {"kind": kind, "key": folder.name, "version": mae_hlvm.__version__,
-                  "config": json.loads(canonical_json(config)), "status": "running",
+                  "config": json.loads(canonical_json(config)), "status": "running", "pid": os.getpid(),
                   "started": provenance(), **({"resumed": True} if found is not None else {})}
         write_json(folder / RUN_FILE, record)
         return CachedRun(folder, record)
@@ -226,14 +246,16 @@ class RunCache:
 
     def prune(self, kind: str | None = None, incomplete: bool = False, older_than_days: float | None = None,
               dry_run: bool = False) -> list[CachedRun]:
-        """Delete runs matching every given filter; returns them. Without a filter nothing is deleted."""
+        """Delete runs matching every given filter; returns them. Without a filter nothing is deleted, and
+        a run that may still be computing (:meth:`CachedRun.live`) is never deleted (:meth:`live_runs`
+        lists them)."""
         if not incomplete and older_than_days is None and kind is None:
             raise ValueError("prune needs a filter (kind, incomplete or older_than_days); "
                              "to empty the cache delete its folder")
         now = _dt.datetime.now(_dt.timezone.utc)
         chosen = []
         for run in self.runs(kind):
-            if incomplete and run.complete:
+            if (incomplete and run.complete) or run.live():
                 continue
             if older_than_days is not None:
                 date = (run.record.get("finished") or run.record.get("started") or {}).get("date")
@@ -245,6 +267,10 @@ class RunCache:
             for run in chosen:
                 shutil.rmtree(run.folder)
         return chosen
+
+    def live_runs(self, kind: str | None = None) -> list[CachedRun]:
+        """The incomplete runs that may still be computing (:meth:`CachedRun.live`), which prune leaves."""
+        return [r for r in self.runs(kind) if r.live()]
 
     # results of computations on a run (evaluations), keyed by their own configuration
     def result_path(self, run: CachedRun | Path, name: str, config: Mapping[str, Any]) -> Path:
@@ -296,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in gone:
                 print(f"{verb} {_describe(r)}")
             print(f"{verb} {len(gone)} run(s)")
+            for r in cache.live_runs(args.kind):
+                print(f"left {_describe(r)} (may still be computing: its process is alive, or its files "
+                      f"changed within {LIVE_QUIET_MINUTES:g} minutes)")
     except (ValueError, CacheError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

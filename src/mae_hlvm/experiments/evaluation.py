@@ -152,8 +152,12 @@ def evaluation_sets(suite: EvaluationParams, img_size: int, data: str = "shapes"
 
 
 def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, Path | None, str]:
-    """(model, its pretraining ratio, unit, cache folder, data) from a run, a checkpoint or a model;
-    outside a run, a 1-channel model is taken to be a Fashion-MNIST one."""
+    """(model, its pretraining ratio, unit, cache folder, data) from a run, a checkpoint or a model.
+    A checkpoint names its data (``data.spec``): shapes or Fashion-MNIST (with or without ``:N``) are
+    evaluated on that, anything else (an image folder, a tensor file) is refused, since the suite's
+    images are neither. A bare model carries no data or ratio: a 1-channel one is taken to be a
+    Fashion-MNIST model, a 3-channel one a shapes model, and its ratio to be 0.75 (pass ``mask_ratio``
+    to :func:`evaluate` otherwise)."""
     if isinstance(model_or_run, PretrainingRun):
         p = model_or_run.params
         return model_or_run.model, p.mask_ratio, p.mask_unit, model_or_run.folder, p.data
@@ -161,7 +165,13 @@ def _as_model(model_or_run: Any) -> tuple[MaskedAutoencoder, float, int | None, 
         state = load_checkpoint(model_or_run)           # read once: weights and the run's settings
         saved = state.get("config") or {}
         model = load_pretrained(state).eval()
-        return model, saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None, _data_of(model)
+        spec = str((state.get("data") or {}).get("spec") or "")
+        name = spec.partition(":")[0]
+        if spec and name not in APPLICABLE:
+            raise ValueError(f"checkpoint {model_or_run} was trained on {spec!r}; the evaluation suite scores "
+                             f"models of {' or '.join(APPLICABLE)} on those images (their [0, 1] pixels), "
+                             "so its scores here would mean nothing")
+        return model, saved.get("mask_ratio", 0.75), saved.get("mask_unit"), None, name or _data_of(model)
     if isinstance(model_or_run, MaskedAutoencoder):
         return model_or_run.eval(), 0.75, None, None, _data_of(model_or_run)
     raise TypeError(f"evaluate needs a PretrainingRun, a checkpoint path or a MaskedAutoencoder, "
@@ -191,8 +201,13 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
     model, ratio, unit, folder, data = _as_model(model_or_run)
     ratio = mask_ratio if mask_ratio is not None else ratio
     unit = mask_unit if mask_unit is not None else unit
-    if suite.recon_ratio is not None:
-        ratio, unit = suite.recon_ratio, suite.recon_unit
+    if suite.recon_ratio is not None:  # the suite's mask; its unit, else the model's own
+        ratio, unit = suite.recon_ratio, suite.recon_unit if suite.recon_unit is not None else unit
+    try:
+        model.mask_grid(unit)
+    except ValueError as err:
+        raise ValueError(f"the reconstruction mask unit {unit} px (recon_unit, mask_unit or the model's own) "
+                         f"does not fit this model: {err}") from None
     device = torch.device(device)
     key = cache_key(suite, ratio, unit, data, device)
     cache = cache or RunCache()

@@ -124,6 +124,8 @@ def random_unit_masks(side: int, ratio: float, unit: int, n_masks: int,
     n_units = _check_grid(side, unit)
     if not isinstance(n_masks, (int, np.integer)) or n_masks < 1:
         raise ValueError(f"n_masks must be a positive int, got {n_masks!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     n_mask, effective = unit_counts(n_units, ratio)
     noise = rng.random((n_masks, n_units))
     # MAE's recipe (uniform noise per unit, the n_mask largest hidden), with a partial sort: O(n_units)

@@ -38,7 +38,7 @@ _HELP = {
     "weight_decay": "AdamW weight decay (not on biases, norms, tokens, position embeddings)",
     "betas": "AdamW betas, two floats",
     "clip_grad": "clip the gradient norm to this value (default: off)",
-    "augment": "none | flip | rrc_flip (for tensor data; image folders always use RandomResizedCrop + flip)",
+    "augment": "none | flip | rrc_flip (image folders augment themselves, RandomResizedCrop + flip, and get no more)",
     "seed": "seed of initialisation, batches, masks and augmentation",
     "device": "auto | cpu | cuda | cuda:K (torchrun: one GPU per process by LOCAL_RANK)",
     "amp": "auto (bf16 autocast on CUDA, and on a CPU where a start-up check finds bf16 matmuls faster) | bf16 | none",

@@ -39,7 +39,7 @@ class MAEOutput:
     ids_restore: torch.Tensor
     loss_share: torch.Tensor | None = None
 
-    def __iter__(self):  # allows `loss, pred, mask = ...[:3]`-style unpacking like the official tuple
+    def __iter__(self):  # `loss, pred, mask, ids_restore = out`, as the official forward's tuple unpacks
         return iter((self.loss, self.pred, self.mask, self.ids_restore))
 
 
@@ -297,6 +297,7 @@ class MaskedAutoencoder(nn.Module):
         return dict(masked=imgs * (1 - mask_px), recon=recon, pasted=imgs * (1 - mask_px) + recon * mask_px,
                     mask_pixels=mask_px[:, :1], loss=out.loss)
 
+    @torch.no_grad()
     def reconstruct_unmasked(self, imgs: torch.Tensor) -> torch.Tensor:
         """The decoder's prediction of every patch when the encoder sees all of them: [N, C, H, W] ->
         [N, C, H, W], in the input's value space (``norm_pix_loss`` predictions mapped back as in

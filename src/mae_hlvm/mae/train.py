@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..compute import pick_device, resolve_amp
 from ..data.errors import DataError
+from ..data.pretraining import AUGMENTS_ITSELF
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 from .configs import ConfigError, PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
@@ -550,6 +551,13 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
     net = model if model is not None else MaskedAutoencoder(config.model_config())
     objects = config.mask_kind == "object"
     n = _check_data(images, net, config.batch_size, objects)
+    # a dataset that augments its own images (``AUGMENTS_ITSELF`` set, as on the image folders of
+    # data.pretraining_data: RandomResizedCrop + flip, MAE's) is not augmented a second time
+    augments_itself = bool(getattr(images, AUGMENTS_ITSELF, False))
+    batch_augment = "none" if augments_itself else config.augment
+    if batch_augment != config.augment and info.is_main:
+        print(f"[pretrain] augment = {config.augment!r} is not applied: this {type(images).__name__} augments "
+              "its own images (image folders: RandomResizedCrop + flip)", flush=True)
     grid = net.mask_grid(config.mask_unit)
     eff_ratio = effective_mask_ratio(grid, config.mask_ratio)  # validates ratio and unit up front
     sched = Schedule.of(config, n)
@@ -598,7 +606,7 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
                 raise DataError(f"the batch of step {step + 1} holds NaN or inf in {len(bad)} image(s); training "
                                 f"stopped before using it, last good checkpoint left intact: "
                                 f"{f'{ckpt_path} (step {last_saved[-1]})' if last_saved else 'none written'}")
-            x = augment_batch(x, config.augment, _step_generator(config.seed, step, 2),
+            x = augment_batch(x, batch_augment, _step_generator(config.seed, step, 2),
                               offset=info.rank * local, total=config.batch_size)
             x, obj = (x[:, :-1], x[:, -1] > 0.5) if objects else (x, None)  # the object channel, moved as the image
             m = _step_mask(config, grid, x, step, info.rank * local, local, net.cfg.patch_size, obj).to(device)
