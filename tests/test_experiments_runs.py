@@ -153,6 +153,8 @@ def test_the_suite_on_a_gpu_agrees_with_the_cpu(cache):
     ({"evaluations": ["probe", "probe"]}, "lists an evaluation twice"),
     ({"n_test": 0}, "n_test = 0: must be >= 1"),
     ({"tsne_perplexity": 500.0}, "must be below the number of t-SNE points"),
+    ({"recon_n": 50}, r"recon_n = 50: must be <= n_test = 40 \(the images it is drawn from\)"),
+    ({"transfer_n_train": 41}, "transfer_n_train = 41: must be <= n_train = 40"),
 ])
 def test_bad_suites_are_refused(change, message):
     with pytest.raises(ParamsError, match=message):

@@ -33,6 +33,16 @@ def test_ratio_outside_open_interval_refused(ratio):
         num_kept_units(16, ratio)
 
 
+def test_ratio_takes_any_real_number_and_names_what_is_not_one():
+    import numpy as np
+
+    assert num_kept_units(64, np.float32(0.75)) == num_kept_units(64, 0.75) == 16
+    with pytest.raises(ValueError, match=r"must be a number, got Tensor .* pass float\(t\)"):
+        num_kept_units(64, torch.tensor(0.5))
+    with pytest.raises(ValueError, match="must be a number, got str '0.5'$"):
+        num_kept_units(64, "0.5")
+
+
 def test_ratio_leaving_no_visible_or_no_masked_unit_refused():
     with pytest.raises(ValueError, match=r"ratio 0.8 leaves no visible unit: floor\(4 units"):
         num_kept_units(4, 0.8)  # floor(4 * 0.2) = 0

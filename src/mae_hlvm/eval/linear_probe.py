@@ -80,7 +80,11 @@ class LinearHead(nn.Module):
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """MAE linear-probe recipe (defaults: ViT-B on IN-1K, except the batch size)."""
+    """MAE linear-probe recipe (defaults: ViT-B on IN-1K, except the batch size).
+
+    MAE's ``blr`` 0.1 is meant for its batch of 16384 (absolute lr 6.4); at the default batch of 256
+    it gives lr 0.1, 64 times smaller. To keep MAE's absolute learning rate at a small batch, set
+    ``blr = 6.4 * 256 / batch_size`` (the evaluation suite's ``probe_blr`` default does this)."""
 
     epochs: int = 90
     warmup_epochs: int = 10

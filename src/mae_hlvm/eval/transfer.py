@@ -2,7 +2,9 @@
 
 The paper fine-tunes Mask R-CNN (He et al. 2017) with a ViT-FPN backbone end-to-end on COCO for 45
 epochs and reports box AP and mask AP. Here every image holds one object with a known mask, box and
-class, so a much lighter model suffices: the pretrained encoder, fine-tuned end-to-end, with
+class, so a much lighter model suffices: the pretrained encoder, fine-tuned end-to-end
+(``freeze_backbone=False``, this module's default) or frozen with only the heads trained (the
+book's evaluation suite, ``transfer_freeze=True``: cheaper, and a probe of the features), with
 
 - a **segmentation head**: one linear layer per patch token to the p x p pixels of that patch times
   (K + 1) classes (background + K object classes), i.e. a linear "pixel-shuffle" upsampling;

@@ -12,7 +12,18 @@ from the :class:`~.cache.RunCache`, what the chapter shows.
 - ``recorded``: the small recorded form of runs too long for ``make book`` (write, read, staleness);
 - ``figures``: image grids, reconstruction panels, attention overlays shared by the chapters.
 """
-from .cache import CacheError, RunCache
+from typing import Any
+
 from .params import Params, ParamsError, knob
 
 __all__ = ["CacheError", "Params", "ParamsError", "RunCache", "knob"]
+
+
+def __getattr__(name: str) -> Any:
+    # the cache is imported on first use, so that ``python -m mae_hlvm.experiments.cache`` runs the
+    # module once (importing it here first made runpy warn about a module found in sys.modules)
+    if name in ("CacheError", "RunCache"):
+        from . import cache
+
+        return getattr(cache, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

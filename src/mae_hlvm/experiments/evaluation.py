@@ -90,6 +90,11 @@ class EvaluationParams(Params):
             self._require(getattr(self, name) > 0, name, "must be > 0")
         self._require(self.tsne_perplexity < min(self.tsne_n, self.n_test), "tsne_perplexity",
                       "must be below the number of t-SNE points")
+        # a count larger than the images it draws from would be cut short without a word
+        for name, pool in (("recon_n", "n_test"), ("tsne_n", "n_test"), ("transfer_n_test", "n_test"),
+                           ("transfer_n_train", "n_train")):
+            self._require(getattr(self, name) <= getattr(self, pool), name,
+                          f"must be <= {pool} = {getattr(self, pool)} (the images it is drawn from)")
         self._require(self.recon_ratio is None or 0 < self.recon_ratio < 1, "recon_ratio", "must lie in (0, 1)")
         self._require(self.recon_unit is None or (self.recon_ratio is not None and self.recon_unit >= 1),
                       "recon_unit", "needs recon_ratio and must be >= 1")

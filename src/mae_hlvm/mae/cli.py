@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(opt, type=_yaml_mapping, default=None, help=f"{help_} (default: {{}})")
         else:
             base = next((t for t in (int, float, str) if t == hint or t in typing.get_args(hint)), str)
-            parser.add_argument(opt, type=base, default=None, help=f"{help_} (default: {default})")
+            shown = "" if "(default:" in help_ else f" (default: {default})"  # the help names it already
+            parser.add_argument(opt, type=base, default=None, help=f"{help_}{shown}")
     return parser
 
 

@@ -16,6 +16,7 @@ the two differ by at most one unit, only when U(1 - r) is not whole.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -83,7 +84,10 @@ def make_grid(img_size: int | tuple[int, int], patch_size: int, unit: int | None
 def num_kept_units(num_units: int, mask_ratio: float) -> int:
     """Units kept visible, ``floor(U (1 - r))``; refuses r outside (0, 1) or a mask with nothing visible
     or nothing removed."""
-    if not isinstance(mask_ratio, (int, float)) or not 0.0 < float(mask_ratio) < 1.0 or math.isnan(mask_ratio):
+    if not isinstance(mask_ratio, numbers.Real) or isinstance(mask_ratio, bool):  # numpy floats are Real
+        hint = " (a tensor: pass float(t))" if isinstance(mask_ratio, torch.Tensor) else ""
+        raise ValueError(f"mask ratio must be a number, got {type(mask_ratio).__name__} {mask_ratio!r}{hint}")
+    if not 0.0 < float(mask_ratio) < 1.0 or math.isnan(mask_ratio):
         raise ValueError(f"mask ratio {mask_ratio!r} must lie strictly between 0 and 1")
     keep = int(num_units * (1.0 - float(mask_ratio)) + _FLOOR_EPS)
     if keep < 1:
