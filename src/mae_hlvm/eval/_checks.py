@@ -10,6 +10,8 @@ import torch
 
 from ..data.errors import DataError
 
+Array = np.ndarray | torch.Tensor  # what the metrics take: a numpy array or a torch tensor
+
 
 def check_images(images: Any, name: str = "images") -> torch.Tensor:
     """A non-empty, finite, floating [N, C, H, W] tensor (numpy arrays are converted)."""

@@ -23,7 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ._checks import check_features, check_images
+from ._checks import Array, check_features, check_images
 
 ALPHAS: tuple[float, ...] = (1.0, 0.1, 0.01, 0.001)
 GAMMAS: tuple[float, ...] = tuple(np.logspace(-2, 2, 4))
@@ -106,7 +106,7 @@ def _kernel_ridge_cv(x: np.ndarray, z: np.ndarray, seed: int) -> list[tuple[obje
     return out
 
 
-def r2_scores(features, latents: Mapping[str, object], method: str = "kernel", train_fraction: float = 0.5,
+def r2_scores(features: Array, latents: Mapping[str, object], method: str = "kernel", train_fraction: float = 0.5,
               n_eval_batches: int = 5, max_train: int | None = 2000, seed: int = 0) -> dict[str, R2]:
     """Held-out R² of predicting each latent column from features [N, D]: {name: R2}.
 
@@ -164,7 +164,7 @@ class MCC:
     pairs: dict[str, tuple[int, float]]
 
 
-def mcc(features, latents: Mapping[str, object]) -> MCC:
+def mcc(features: Array, latents: Mapping[str, object]) -> MCC:
     """Mean correlation coefficient between latents and feature dimensions, Hungarian-matched.
 
     Constant feature dimensions count as uncorrelated (|corr| = 0).
@@ -187,7 +187,7 @@ def mcc(features, latents: Mapping[str, object]) -> MCC:
 PIXEL_STATISTICS: tuple[str, ...] = ("object pixel std", "object high-pass energy", "background high-pass energy")
 
 
-def pixel_statistics(images, masks) -> np.ndarray:
+def pixel_statistics(images: Array, masks: Array) -> np.ndarray:
     """Per image: the standard deviation of the object's pixels, and the mean absolute 4-neighbour
     Laplacian (a high-pass filter, averaged over channels) over the object's pixels and over the
     background's: [N, 3] float64, columns as ``PIXEL_STATISTICS``. Texture contrast and frequency

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from ..compute import torch_threads
-from ._checks import check_features, check_labels
+from ._checks import Array, check_features, check_labels
 
 
 def check_training_classes(labels: np.ndarray, num_classes: int | None) -> int:
@@ -49,16 +49,16 @@ class Probe:
     def _logits(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def logits(self, features) -> np.ndarray:
+    def logits(self, features: Array) -> np.ndarray:
         x = check_features(features)
         if x.shape[1] != self.feature_dim:
             raise ValueError(f"features have {x.shape[1]} dimensions, the probe was trained on {self.feature_dim}")
         return self._logits(x)
 
-    def predict(self, features) -> np.ndarray:
+    def predict(self, features: Array) -> np.ndarray:
         return self.logits(features).argmax(axis=1)
 
-    def accuracy(self, features, labels) -> float:
+    def accuracy(self, features: Array, labels: Array) -> float:
         x = check_features(features)
         y = check_labels(labels, x.shape[0], num_classes=self.num_classes)
         return float((self.predict(x) == y).mean())
@@ -117,7 +117,8 @@ class TorchLinearProbe(Probe):
         return self.head(torch.as_tensor(x, dtype=torch.float32, device=dev)).cpu().numpy()
 
 
-def train_linear_probe(features, labels, num_classes: int | None = None, config: ProbeConfig = ProbeConfig(),
+def train_linear_probe(features: Array, labels: Array, num_classes: int | None = None,
+                       config: ProbeConfig = ProbeConfig(),
                        device: str | torch.device = "cpu") -> TorchLinearProbe:
     """Train the MAE linear probe on frozen features [N, D] with integer labels [N]."""
     from timm.optim import Lars
@@ -172,7 +173,7 @@ class LogisticProbe(Probe):
         return self.pipeline.predict_log_proba(x)
 
 
-def fit_logistic_probe(features, labels, num_classes: int | None = None, C: float = 1.0,
+def fit_logistic_probe(features: Array, labels: Array, num_classes: int | None = None, C: float = 1.0,
                        max_iter: int = 1000) -> LogisticProbe:
     """Fast probe: L2-regularised multinomial logistic regression on standardised features."""
     from sklearn.linear_model import LogisticRegression

@@ -15,11 +15,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_features, check_labels
+from ._checks import Array, check_features, check_labels
 from .linear_probe import Probe
 
 
-def subset_accuracy(logits, labels, class_subset: Sequence[int] | None = None) -> float:
+def subset_accuracy(logits: Array, labels: Array, class_subset: Sequence[int] | None = None) -> float:
     """Top-1 accuracy with the argmax taken over ``class_subset`` columns only (all when None).
 
     ``labels`` are indices of the full logit space; each must belong to the subset.

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_features, check_labels
+from ._checks import Array, check_features, check_labels
 
 GEIRHOS_CATEGORIES: tuple[str, ...] = (
     "airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat",
@@ -51,7 +51,7 @@ class ShapeBias:
         return self.shape_decisions + self.texture_decisions + self.other_decisions
 
 
-def shape_bias(predictions, shape_labels, texture_labels) -> ShapeBias:
+def shape_bias(predictions: Array, shape_labels: Array, texture_labels: Array) -> ShapeBias:
     """Geirhos's shape bias from predicted classes [N] and the shape and texture classes [N]."""
     pred = np.asarray(predictions.detach().cpu() if hasattr(predictions, "detach") else predictions)
     if pred.ndim != 1 or pred.size == 0:
@@ -108,7 +108,7 @@ def category_indices(mapping: Mapping[str, Sequence[str]], class_wnids: Sequence
     return out
 
 
-def aggregate_probabilities(logits, categories: Mapping[str, Sequence[int]]) -> tuple[np.ndarray, list[str]]:
+def aggregate_probabilities(logits: Array, categories: Mapping[str, Sequence[int]]) -> tuple[np.ndarray, list[str]]:
     """Softmax over all classes, then the mean probability of each category's classes: ([N, K], names)."""
     z = check_features(logits, "logits").astype(np.float64)
     z = z - z.max(axis=1, keepdims=True)
@@ -122,7 +122,7 @@ def aggregate_probabilities(logits, categories: Mapping[str, Sequence[int]]) -> 
     return np.stack([prob[:, np.asarray(categories[c])].mean(axis=1) for c in names], axis=1), names
 
 
-def category_decisions(logits, categories: Mapping[str, Sequence[int]]) -> np.ndarray:
+def category_decisions(logits: Array, categories: Mapping[str, Sequence[int]]) -> np.ndarray:
     """Index (into ``list(categories)``) of the category with the highest mean probability: [N]."""
     agg, _ = aggregate_probabilities(logits, categories)
     return agg.argmax(axis=1)

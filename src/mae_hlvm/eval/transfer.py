@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..compute import torch_threads
-from ._checks import check_images, check_labels
+from ._checks import Array, check_images, check_labels
 from .features import num_prefix_tokens, token_fn
 
 
@@ -100,7 +100,8 @@ class TransferConfig:
                 raise ValueError(f"TransferConfig.{name} = {getattr(self, name)!r}: must be {rule}")
 
 
-def check_dense_targets(images, masks, boxes, labels, num_classes: int):
+def check_dense_targets(images: Array, masks: Array, boxes: Array, labels: Array, num_classes: int
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate images [N, C, H, W], masks [N, H, W] bool, boxes [N, 4] x0 y0 x1 y1 px, labels [N]."""
     images = check_images(images, "images")
     n, _, h, w = images.shape
@@ -122,7 +123,7 @@ def _seg_target(masks: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return masks.long() * (labels[:, None, None] + 1)
 
 
-def finetune_dense(backbone: nn.Module, images, masks, boxes, labels, num_classes: int,
+def finetune_dense(backbone: nn.Module, images: Array, masks: Array, boxes: Array, labels: Array, num_classes: int,
                    config: TransferConfig = TransferConfig(), device: str | torch.device = "cpu",
                    freeze_backbone: bool = False) -> tuple[DenseTransferModel, list[float]]:
     """Fine-tune a copy of ``backbone`` with the dense heads; returns (model, mean loss per epoch).
@@ -182,7 +183,7 @@ def _train_epochs(model, config, images, target_seg, boxes, labels, cached, size
         history.append(total / images.shape[0])
 
 
-def mean_iou(pred, target, num_classes: int) -> tuple[float, np.ndarray]:
+def mean_iou(pred: Array, target: Array, num_classes: int) -> tuple[float, np.ndarray]:
     """mIoU over classes present in prediction or target, from integer maps of equal shape.
 
     Returns (mIoU, per-class IoU [num_classes], nan for a class absent from both).
@@ -202,7 +203,7 @@ def mean_iou(pred, target, num_classes: int) -> tuple[float, np.ndarray]:
     return float(np.nanmean(iou)), iou
 
 
-def box_ap(pred_boxes, scores, gt_boxes, gt_labels) -> dict[str, float]:
+def box_ap(pred_boxes: Array, scores: Array, gt_boxes: Array, gt_labels: Array) -> dict[str, float]:
     """COCO box AP with pycocotools for one ground-truth object per image.
 
     pred_boxes [N, 4] and gt_boxes [N, 4] are x0 y0 x1 y1 in pixels; ``scores`` [N, K] gives, per image,
@@ -247,7 +248,8 @@ def box_ap(pred_boxes, scores, gt_boxes, gt_labels) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate_dense(model: DenseTransferModel, images, masks, boxes, labels, batch_size: int = 256) -> dict[str, float]:
+def evaluate_dense(model: DenseTransferModel, images: Array, masks: Array, boxes: Array, labels: Array,
+                   batch_size: int = 256) -> dict[str, float]:
     """Scores of a fine-tuned model: ``miou`` (semantic, background + K classes, per-pixel argmax),
     ``fg_iou`` (object vs background, foreground where P(background) < 1/2), COCO ``box_ap``,
     ``box_ap50``, ``box_ap75`` and ``class_accuracy`` of the CLS classifier."""

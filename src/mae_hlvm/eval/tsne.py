@@ -1,16 +1,19 @@
 """t-SNE embeddings of features (Figure 8 of Kong et al.), with scikit-learn's TSNE."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from ._checks import check_features, check_labels
+from ._checks import Array, check_features, check_labels
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
-def tsne_embedding(features, perplexity: float = 30.0, seed: int = 0, pca_dim: int | None = 50,
+def tsne_embedding(features: Array, perplexity: float = 30.0, seed: int = 0, pca_dim: int | None = 50,
                    threads: int | None = 1) -> np.ndarray:
     """2-D t-SNE of features [N, D] -> [N, 2].
 
@@ -32,8 +35,8 @@ def tsne_embedding(features, perplexity: float = 30.0, seed: int = 0, pca_dim: i
         return TSNE(2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed).fit_transform(x)
 
 
-def plot_embedding(embedding: np.ndarray, labels, class_names: Sequence[str] | None = None, ax=None,
-                   title: str | None = None, s: float = 6.0):
+def plot_embedding(embedding: np.ndarray, labels: Array, class_names: Sequence[str] | None = None,
+                   ax: Axes | None = None, title: str | None = None, s: float = 6.0) -> Axes:
     """Scatter an embedding [N, 2] coloured by integer labels [N]; returns the matplotlib Axes."""
     import matplotlib.pyplot as plt
 

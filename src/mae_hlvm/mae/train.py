@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,10 @@ from .configs import ConfigError, PretrainConfig
 from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, local_device
 from .masking import MaskGrid, effective_mask_ratio, random_masking_indices
 from .model import MaskedAutoencoder
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -263,7 +267,7 @@ def read_metrics(path: str | Path) -> list[dict[str, float]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def plot_history(history: Sequence[dict[str, float]] | str | Path, ax=None, smooth: int = 1):
+def plot_history(history: Sequence[dict[str, float]] | str | Path, ax: Axes | None = None, smooth: int = 1) -> Figure:
     """Loss (log scale) and learning rate against step; ``history`` may be a metrics.jsonl path.
     ``smooth`` > 1 overlays a running mean over that many logged steps. Returns the figure."""
     import matplotlib.pyplot as plt
