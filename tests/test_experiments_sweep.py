@@ -368,3 +368,13 @@ def test_ledger_verdicts_need_both_datasets_at_three_seeds(tmp_path):
     assert verdicts([r for r in rows if r["seed"] < 2])["E4"] is None          # two seeds: open
     assert verdicts([r for r in rows if r["data"] == "shapes"])["E4"] is None  # one dataset: open
     assert S.ledger_verdicts(None) == {row: None for row in S.LEDGER_ROWS}
+
+
+def test_record_labels_name_datasets_as_the_book_writes_them(tmp_path):
+    params = S.SweepParams(datasets=S.DATASETS, ratios=(0.75,), unit_patches=(1,), seeds=(0,), steps=2,
+                           warmup_steps=1, n_images=32, batch_size=16, suite="smoke")
+    rows = [{"data": d, "kind": "pretrained", "ratio": 0.75, "unit": params.patch, "seed": 0, "probe": 0.5}
+            for d in S.DATASETS]
+    rec = S.load_recorded(S.record(S.SweepResult(params, rows, 0, 0.0, 0.0), tmp_path / "r.json", "pytest"))
+    assert "(Fashion-MNIST: seeds [0]; shapes: seeds [0])" in rec.partial()
+    assert list(S.shown_frames(pd.DataFrame(rows), "x", rec))[1] == "recorded (Fashion-MNIST: 1 seed, shapes: 1 seed)"

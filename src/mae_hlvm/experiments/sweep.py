@@ -451,7 +451,7 @@ class Recorded(recorded.Recorded):
         n_full = len(p.datasets) * len(p.seeds) * (len(p.grid()) + 1)  # + the untrained twin
         if len(rows) >= n_full:
             return ""
-        which = "; ".join(f"{d}: seeds {sorted(set(g.seed))}" for d, g in rows.groupby("data"))
+        which = "; ".join(f"{DATA_NAMES.get(d, d)}: seeds {sorted(set(g.seed))}" for d, g in rows.groupby("data"))
         return f"a partial record, {len(rows)} of the {n_full} runs of the full grid ({which})"
 
 
@@ -475,7 +475,8 @@ def shown_frames(frame, label: str, rec: Recorded | None) -> dict[str, Any]:
     if rec is not None and rec.current:
         rows = rec.frame()
         seeds = rows.groupby("data")["seed"].nunique()
-        frames["recorded (" + ", ".join(f"{d}: {n} seed{'s' * (n > 1)}" for d, n in seeds.items()) + ")"] = rows
+        label = ", ".join(f"{DATA_NAMES.get(d, d)}: {n} seed{'s' * (n > 1)}" for d, n in seeds.items())
+        frames[f"recorded ({label})"] = rows
     return frames
 
 
