@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mae_hlvm.experiments import section36, sweep
+from mae_hlvm.experiments.prose import counted
 from mae_hlvm.experiments.recorded import load
 
 RECORDED = Path(__file__).resolve().parents[1] / "book" / "recorded"
@@ -44,7 +45,7 @@ def details(recorded: Path = RECORDED) -> list[str]:
 def _numbers(c: dict) -> str:
     if not c.get("n_seeds"):
         return c["outcome"]
-    seeds = f"{c['n_seeds']} seed{'s' * (c['n_seeds'] != 1)}"
+    seeds = counted(c['n_seeds'], 'seed')
     return f"{c['difference']:+.4g} [{c['low']:+.4g}, {c['high']:+.4g}] over {seeds}, {c['outcome']}"
 
 

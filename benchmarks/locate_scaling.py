@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from mae_hlvm.hierarchy import compile, grid_mask_nodes, locate, locate_quadtree, quadtree, random_unit_masks
+from mae_hlvm.hierarchy import compile_graph, grid_mask_nodes, locate, locate_quadtree, quadtree, random_unit_masks
 
 
 def _timed(fn, repeats: int = 1) -> tuple[float, object]:
@@ -40,7 +40,7 @@ def run(depths: list[int], repeats: int, ratio: float, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     for depth in depths:
         t_build, g = _timed(lambda: quadtree(depth))
-        t_compile, index = _timed(lambda: compile(g))
+        t_compile, index = _timed(lambda: compile_graph(g))
         mask, _ = random_unit_masks(2 ** depth, ratio, 1, 1, rng)
         ids = grid_mask_nodes(mask[0])
 

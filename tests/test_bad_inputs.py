@@ -260,6 +260,7 @@ CASES: list[Case] = [
     Case("data", "spec-count-not-a-number", lambda w: pretraining_data("shapes:abc"), DataError, "'abc'"),
     Case("data", "spec-count-zero", lambda w: pretraining_data("shapes:0"), DataError, "'0'"),
     Case("data", "spec-count-negative", lambda w: pretraining_data("shapes:-3"), DataError, "'-3'"),
+    Case("data", "spec-count-and-n-disagree", lambda w: pretraining_data("shapes:4", n=2), DataError, "n=2"),
     Case("data", "spec-unknown", lambda w: pretraining_data("cifar10"), DataError, "'cifar10'"),
     Case("data", "spec-empty", lambda w: pretraining_data(""), DataError, "''"),
     Case("data", "spec-n-zero", lambda w: pretraining_data("shapes", n=0), DataError, "got 0"),

@@ -39,6 +39,12 @@ def test_psnr_mse_match_skimage_and_fsim_matches_piq():
     assert set(summarize(scores)) == {"ssim", "fsim", "psnr", "mse"}
 
 
+def test_summarize_reads_an_infinite_psnr_as_unbounded_not_nan():
+    out = summarize({"psnr": np.array([30.0, np.inf]), "mse": np.array([0.1, 0.3])})
+    assert out["psnr"] == {"mean": float("inf"), "std": float("inf"), "n": 2}
+    assert out["mse"]["std"] == pytest.approx(0.1) and out["mse"]["n"] == 2
+
+
 def test_ssim_data_range_255_matches_skimage():
     x, y = _pair(n=2, noise=0.2, seed=3)
     ours = reconstruction_metrics(x * 255, y * 255, data_range=255.0, metrics=("ssim",))["ssim"]

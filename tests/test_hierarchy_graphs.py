@@ -8,7 +8,7 @@ import pytest
 
 import mae_hlvm.hierarchy as hierarchy
 from mae_hlvm.data.vectors import check_graph
-from mae_hlvm.hierarchy import (GraphError, check_assumption1, compile, figure1_graph, figure2_graph,
+from mae_hlvm.hierarchy import (GraphError, check_assumption1, compile_graph, figure1_graph, figure2_graph,
                                 figure4_graph, kary_tree, latents, node_dims, note_dag, note_forest, note_tree,
                                 observables, quadtree, random_layered_dag, tree_positions, validate_graph,
                                 validate_mask)
@@ -115,7 +115,7 @@ def test_node_dims_follow_invertibility():
 def test_one_validator_one_error_type():
     dead_end = _graph([("z", "x1"), ("z", "x2"), ("z", "w")], {"x1", "x2"})
     one_pixel = _graph([("z", "x1")], {"x1"})
-    for strict in (validate_graph, compile):
+    for strict in (validate_graph, compile_graph):
         for g, message in [(dead_end, "'w'.*no observable descendant"), (one_pixel, "1 observable"),
                            (nx.DiGraph(), "no nodes")]:
             with pytest.raises(GraphError, match=message):

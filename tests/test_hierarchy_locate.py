@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mae_hlvm.hierarchy import (brute_force_locate, compile, grid_mask_nodes, latents, locate,
+from mae_hlvm.hierarchy import (brute_force_locate, compile_graph, grid_mask_nodes, latents, locate,
                                 locate_quadtree, note_dag, note_forest, note_tree, observables, quadtree,
                                 random_unit_masks)
 
@@ -59,7 +59,7 @@ def test_locate_rejects_bad_masks():
                             (sorted(X), "covers all"), ("x1", "string")]:
         with pytest.raises(ValueError, match=message):
             locate(g, masked)
-    index = compile(g)
+    index = compile_graph(g)
     with pytest.raises(ValueError, match="shape"):
         index.locate_many(np.zeros((2, 3), dtype=bool))
     with pytest.raises(ValueError, match="boolean"):
@@ -76,7 +76,7 @@ def test_cache_follows_graph_edits():
 def test_cache_follows_edits_that_keep_the_node_and_edge_counts():
     """Silently wrong before: the cache keyed on (nodes, edges) counts answered from a stale index."""
     g = note_tree()
-    fresh = lambda: locate(compile(g), {"x5"}).c  # noqa: E731 (the answer without the cache)
+    fresh = lambda: locate(compile_graph(g), {"x5"}).c  # noqa: E731 (the answer without the cache)
     assert locate(g, {"x5"}).c == fresh()
     parent = next(iter(g.predecessors("x5")))
     g.remove_edge(parent, "x5")
@@ -158,7 +158,7 @@ def test_properties(gm):
 
 def test_locate_many_matches_single_calls():
     g = note_dag()
-    index = compile(g)
+    index = compile_graph(g)
     masks = np.array([[True, False, False], [True, True, False], [False, True, True]])
     cols = [index.nodes[i] for i in index.observed_ids]
     batch = index.locate_many(masks)
@@ -170,7 +170,7 @@ def test_locate_many_matches_single_calls():
 def test_quadtree_vectorised_path_matches_graph_path():
     depth = 4
     g = quadtree(depth)
-    index = compile(g)
+    index = compile_graph(g)
     rng = np.random.default_rng(1)
     for ratio, unit in [(0.1, 1), (0.5, 2), (0.75, 4), (0.9, 1)]:
         masks, _ = random_unit_masks(2 ** depth, ratio, unit, 6, rng)

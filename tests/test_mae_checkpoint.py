@@ -66,6 +66,19 @@ def test_official_checkpoint_file_with_args_namespace(tmp_path):
                                    src(x, mask=torch.arange(16).lt(4).expand(2, 16)).loss)
 
 
+@pytest.mark.parametrize("args, override, expected", [
+    (argparse.Namespace(norm_pix_loss=True), {}, True),  # main_pretrain's args say how the loss was taken
+    ({"norm_pix_loss": True}, {}, True),
+    (argparse.Namespace(mask_ratio=0.75), {}, False),  # args without it, or none: the released weights
+    (None, {}, False),
+    (argparse.Namespace(norm_pix_loss=True), {"norm_pix_loss": False}, False),  # an override wins
+])
+def test_official_checkpoint_norm_pix_loss_comes_from_its_args(args, override, expected):
+    sd = create_mae("mae_tiny", **MICRO).state_dict()
+    obj = {"model": sd} if args is None else {"model": sd, "args": args}
+    assert load_pretrained(obj, num_heads=2, decoder_num_heads=2, **override).cfg.norm_pix_loss is expected
+
+
 def test_infer_config_defaults_for_known_widths():
     with torch.device("meta"):
         sd = create_mae("mae_vit_base_patch8").state_dict()

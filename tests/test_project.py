@@ -159,3 +159,59 @@ def test_the_library_imports_without_the_notebook_stack():
             + "import mae_hlvm.data, mae_hlvm.eval, mae_hlvm.experiments, mae_hlvm.hierarchy, mae_hlvm.mae\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# The library's layers, top to bottom: a module may import its own subpackage and the layers below it,
+# never a layer above or beside it (the house rule: imports point down, never in a circle).
+LAYERS: dict[str, set[str]] = {
+    "book": {"experiments", "mae", "eval", "data", "hierarchy", "base"},
+    "experiments": {"mae", "eval", "data", "hierarchy", "base"},
+    "mae": {"data", "hierarchy", "base"},
+    "eval": {"data", "hierarchy", "base"},
+    "data": {"hierarchy", "base"},
+    "hierarchy": {"base"},
+    "base": set(),  # atomic, compute, reproducibility: plain helpers every layer may use
+}
+
+
+def _layer(module: str) -> str:
+    part = module.split(".")[1] if "." in module else ""
+    return part if part in LAYERS else "base"
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every mae_hlvm module ``path`` imports, at the top or inside a function, relative ones resolved."""
+    import ast
+
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("mae_hlvm")}
+        elif isinstance(node, ast.ImportFrom):
+            base = (package[:len(package) - node.level + 1] if node.level else [])
+            name = ".".join(base + ([node.module] if node.module else []))
+            if name.startswith("mae_hlvm"):
+                found.add(name)
+    return found
+
+
+def test_library_imports_point_down_the_layers():
+    src = ROOT / "src"
+    wrong = []
+    for path in sorted((src / "mae_hlvm").rglob("*.py")):
+        module = ".".join(path.relative_to(src).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        here = _layer(module)
+        for target in _imports(path, module):
+            there = _layer(target)
+            if target != "mae_hlvm" and there != here and there not in LAYERS[here]:
+                wrong.append(f"{module} ({here}) imports {target} ({there})")
+    assert not wrong, "imports that point up or sideways:\n" + "\n".join(wrong)
+
+
+def test_layer_check_resolves_relative_imports(tmp_path: Path):
+    f = tmp_path / "linear_probe.py"
+    f.write_text("from ..compute import x\nfrom .features import y\ndef g():\n    from ..mae.model import M\n")
+    assert _imports(f, "mae_hlvm.eval.linear_probe") == {"mae_hlvm.compute", "mae_hlvm.eval.features",
+                                                         "mae_hlvm.mae.model"}

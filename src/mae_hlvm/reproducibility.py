@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import platform
 import random
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +23,22 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global generator seeded by ``seed``, and give the caller's back after.
+
+    For library calls whose layers initialise from the global generator (a probe's head, the dense
+    heads): their result depends on ``seed`` alone, and a caller's own random stream is not reset as a
+    side effect. Forks the CPU generator and those of CUDA devices already in use.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
+        torch.manual_seed(seed)
+        yield
 
 
 def environment_report() -> dict[str, Any]:

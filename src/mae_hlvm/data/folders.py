@@ -36,13 +36,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mae_hlvm.eval.shape_bias import GEIRHOS_CATEGORIES
 from mae_hlvm.data.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 # PIL modes that convert to RGB without losing meaning (alpha is dropped); others are refused
 RGB_CONVERTIBLE = ("RGB", "L", "LA", "P", "RGBA", "CMYK", "1", "YCbCr")
 WNID_PATTERN = re.compile(r"^n\d{8}$")
+
+# Geirhos et al.'s (2019) 16 categories of the cue-conflict images, in their order: the one list of the
+# names (the shape-bias evaluation reads it from here).
+GEIRHOS_CATEGORIES: tuple[str, ...] = (
+    "airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat",
+    "chair", "clock", "dog", "elephant", "keyboard", "knife", "oven", "truck",
+)
 
 # The ImageNet indices (standard order) that Geirhos et al.'s (2019) model-vs-human code aggregates
 # into each of their 16 categories (helper/human_categories.py of rgeirhos/texture-vs-shape), in the

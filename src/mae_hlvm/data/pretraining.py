@@ -133,6 +133,9 @@ def pretraining_data(spec: str, n: int | None = None, seed: int = 0, img_size: i
         if in_chans is not None and in_chans != channels:
             raise DataError(f"data {spec!r} has {channels} channel(s); the model takes {in_chans}: set model_overrides "
                             f"in_chans: {channels}")
+        if colon and n is not None and n != _count(spec, name, count):
+            raise DataError(f"data {spec!r} names {_count(spec, name, count)} images and n={n} another count: give "
+                            f"the count once (in the spec or as n)")
         n = _count(spec, name, count) if colon else (n if n is not None else (20000 if name == "shapes" else 60000))
         return pretraining_images(name, n, seed, img_size, objects=objects)
     path = Path(spec)

@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from ..compute import torch_threads
+from ..reproducibility import seeded
 from ._checks import Array, check_features, check_labels
 
 
@@ -129,9 +130,9 @@ def train_linear_probe(features: Array, labels: Array, num_classes: int | None =
     num_classes = check_training_classes(y, num_classes)
     if x.shape[0] < 2:
         raise ValueError(f"need at least 2 training samples, got {x.shape[0]}")
-    gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    head = LinearHead(x.shape[1], num_classes).to(device)
+    gen = torch.Generator().manual_seed(config.seed)  # the batches' order; the loop draws nothing else
+    with seeded(config.seed):  # the head's initialisation, without resetting the caller's generator
+        head = LinearHead(x.shape[1], num_classes).to(device)
     lr = config.blr * config.batch_size / 256
     opt = Lars([
         {"params": [head.fc.weight], "always_adapt": True, "weight_decay": config.weight_decay},

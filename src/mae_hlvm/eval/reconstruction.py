@@ -54,7 +54,11 @@ def _valid_filter(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, gaussian: bool = True,
          win_size: int = 7, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
-    """Per-image SSIM of x, y [N, C, H, W] in [0, data_range] -> [N] (scikit-image's algorithm)."""
+    """Per-image SSIM of x, y [N, C, H, W] in [0, data_range] -> [N] (scikit-image's algorithm).
+
+    ``gaussian`` (the default, Wang et al.'s weighting) sets the window's width from ``sigma``
+    (2 * int(3.5 * sigma + 0.5) + 1 px: 11 px at 1.5) and ignores ``win_size``, exactly as scikit-image's
+    ``gaussian_weights=True`` does; ``win_size`` is the width of the uniform window (gaussian=False)."""
     x, y = _check_pair(x, y, data_range, ("x", "y"), any_channels=True)
     for name, value in (("sigma", sigma), ("k1", k1), ("k2", k2)):
         if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
@@ -169,8 +173,15 @@ def reconstruction_metrics(originals: torch.Tensor, reconstructions: torch.Tenso
 
 
 def summarize(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Mean, standard deviation and count per metric (inf PSNRs make the PSNR mean inf)."""
-    return {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": int(len(v))} for m, v in scores.items()}
+    """Mean, standard deviation and count per metric. A perfect reconstruction has an infinite PSNR; one
+    such image makes the PSNR mean infinite and its spread unbounded, so both read inf (numpy's std
+    would say NaN, which reads as a failed computation)."""
+    def stats(v: np.ndarray) -> dict[str, float]:
+        v = np.asarray(v, dtype=float)
+        if np.isinf(v).any() and not np.isnan(v).any():
+            return {"mean": float(np.mean(v)), "std": float("inf"), "n": int(len(v))}
+        return {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": int(len(v))}
+    return {m: stats(v) for m, v in scores.items()}
 
 
 @torch.no_grad()

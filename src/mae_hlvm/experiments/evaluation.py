@@ -36,6 +36,7 @@ from ..data.shapes import FACTOR_LEVELS, ShapesBatch, render_shapes
 from ..eval.paper_numbers import TABLE1_COLUMNS, VARIANT_FOR_SET
 from ..mae.checkpoint import load_checkpoint, load_pretrained
 from ..mae.model import MaskedAutoencoder
+from ..reproducibility import seeded
 from .cache import RunCache
 from .params import Params, knob
 from .pretraining import PretrainingRun
@@ -220,7 +221,8 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
         return hit
     home = next(model.parameters()).device
     try:
-        result = _run_suite(model.to(device).eval(), suite, ratio, unit, data, device)
+        with seeded(suite.seed):  # every draw of the suite from suite.seed; the caller's generator is kept
+            result = _run_suite(model.to(device).eval(), suite, ratio, unit, data, device)
     finally:
         model.to(home)  # a run's model stays where the run keeps it (the CPU)
     if folder is not None:
@@ -246,7 +248,6 @@ def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
 
 def _run_suite(model: MaskedAutoencoder, suite: EvaluationParams, ratio: float, unit: int | None,
                data: str, device: torch.device) -> dict[str, Any]:
-    torch.manual_seed(suite.seed)
     seconds: dict[str, float] = {}
     todo = tuple(e for e in suite.evaluations if e in APPLICABLE[data])
     out: dict[str, Any] = {"mask_ratio": ratio, "mask_unit": unit, "data": data}

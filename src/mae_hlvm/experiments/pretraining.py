@@ -25,6 +25,7 @@ from ..mae.configs import PRESETS, PretrainConfig
 from ..mae.masking import MaskGrid, effective_mask_ratio, make_grid, num_kept_units
 from ..mae.model import MaskedAutoencoder
 from ..mae.train import CHECKPOINT_NAME, MONITOR_IMAGES, monitor_loss, pretrain, step_seconds
+from ..reproducibility import seeded
 from .cache import CachedRun, RunCache
 from .params import Params, ParamsError, knob
 
@@ -227,8 +228,8 @@ def monitor_every(steps: int) -> int:
 
 def _train(params: PretrainingParams, folder: Path, device: str, progress_every_s: float) -> None:
     if params.steps == 0:  # MAE's initialisation, drawn exactly as pretrain draws it
-        torch.manual_seed(params.seed)
-        model = MaskedAutoencoder(params.pretrain_config().model_config())
+        with seeded(params.seed):
+            model = MaskedAutoencoder(params.pretrain_config().model_config())
         save_checkpoint(folder / CHECKPOINT_NAME, {**model_payload(model), "step": 0, "history": []})
         return
     config = params.pretrain_config(device=device, output_dir=str(folder), progress=False,

@@ -32,6 +32,7 @@ from .cache import RunCache
 from .evaluation import evaluate
 from .params import Params, knob
 from .pretraining import MONITOR_RATIO, PretrainingParams, final_monitor_loss, run as pretraining_run
+from .prose import counted
 from .sweep import METRICS, MIN_SEEDS, SweepParams, mean_interval, metric_values, paired_outcome, verdict
 
 SUGGESTIONS: dict[str, str] = {
@@ -552,20 +553,16 @@ def cost_summary(runs, low: float = 0.1, high: float = 0.9) -> dict[str, Any]:
     return out
 
 
-def _seeds(n: int) -> str:
-    return f"{n} seed{'s' * (n != 1)}"
-
-
 def cost_text(summary: dict[str, Any], label: str) -> str:
     """What the extreme pair cost, for prose (``summary`` from :func:`cost_summary`, ``label`` naming
     its runs): images per second at 0.9 and 0.1, then the training minutes each took to the common loss,
     each with the seeds it averages; a sentence saying so where either is missing."""
     c = summary
     speed = (f"In {label}, training ran at {c['ips_high']:.0f} images/s at ratio 0.9 against {c['ips_low']:.0f} "
-             f"at 0.1, {c['speedup']:.1f} times as fast (means over {_seeds(c['n_speed'])})." if c["n_speed"] else
+             f"at 0.1, {c['speedup']:.1f} times as fast (means over {counted(c['n_speed'], 'seed')})." if c["n_speed"] else
              "No run at ratios 0.1 and 0.9 with a measured step is available here.")
     curve = (f"The 0.9 run reached the common loss after {c['minutes_high']:.1f} training minutes, the 0.1 run "
-             f"after {c['minutes_low']:.1f} (means over {_seeds(c['n_curves'])})." if c["n_curves"] else
+             f"after {c['minutes_low']:.1f} (means over {counted(c['n_curves'], 'seed')})." if c["n_curves"] else
              "No pair of 0.1 and 0.9 runs with monitor curves is available here (runs trained before the "
              "monitor existed have none).")
     return f"{speed} {curve}"

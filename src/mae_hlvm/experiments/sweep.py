@@ -31,6 +31,7 @@ from .cache import RunCache
 from .evaluation import EvaluationParams, evaluate
 from .params import Params, knob
 from .pretraining import MONITOR_RATIO, PretrainingParams, final_monitor_loss, run as pretraining_run
+from .prose import counted
 
 DATASETS = ("shapes", "fashion_mnist")
 DATA_NAMES = {"shapes": "shapes", "fashion_mnist": "Fashion-MNIST"}  # as the book writes them
@@ -475,7 +476,7 @@ def shown_frames(frame, label: str, rec: Recorded | None) -> dict[str, Any]:
     if rec is not None and rec.current:
         rows = rec.frame()
         seeds = rows.groupby("data")["seed"].nunique()
-        label = ", ".join(f"{DATA_NAMES.get(d, d)}: {n} seed{'s' * (n > 1)}" for d, n in seeds.items())
+        label = ", ".join(f"{DATA_NAMES.get(d, d)}: {counted(n, 'seed')}" for d, n in seeds.items())
         frames[f"recorded ({label})"] = rows
     return frames
 
@@ -509,7 +510,7 @@ def probe_gap_text(frame, data: str, patch: int, source: str) -> str:
     if t6["outcome"] == "missing":
         return "Neither this execution nor the record has both points yet."
     return (f"In {source}, the probe at ratio 0.75 differs from the probe at ratio 0.25 by "
-            f"{100 * t6['difference']:+.1f} points over {t6['n_seeds']} seed{'s' * (t6['n_seeds'] != 1)} "
+            f"{100 * t6['difference']:+.1f} points over {counted(t6['n_seeds'], 'seed')} "
             f"({t6['outcome']}).")
 
 
@@ -635,8 +636,7 @@ def mask_match_text(frame, data: str, patch: int, recon_ratio: float) -> str:
     if not parts:
         return ""
     n = by_ratio["seed"].nunique() if "seed" in by_ratio else 1
-    return ("Along the ratio series, " + " and ".join(parts) + f" ({DATA_NAMES.get(data, data)}, {n} seed"
-            + ("s" if n > 1 else "") + ")" + (
+    return ("Along the ratio series, " + " and ".join(parts) + f" ({DATA_NAMES.get(data, data)}, {counted(n, 'seed')})" + (
                 ": each score favours the model trained at the ratio of the mask it is scored with, so these "
                 "scores compare masks as much as models." if all(matched) else "."))
 

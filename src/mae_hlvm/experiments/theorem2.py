@@ -41,6 +41,7 @@ from mae_hlvm.data.vectors import HierarchicalVectorModel, VectorSample
 from mae_hlvm.eval.identifiability import mcc, r2_scores
 from mae_hlvm.experiments.cache import RunCache
 from mae_hlvm.experiments.params import Params, knob
+from mae_hlvm.experiments.prose import number as _f, span
 from mae_hlvm.mae.mlp import MLPMaskedAutoencoder, train_mlp_mae
 
 __all__ = ["RULES", "Case", "Theorem2Params", "Theorem2Result", "fixed_cases", "intrinsic_dim", "measure",
@@ -458,7 +459,7 @@ def _fixed_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict], 
 def _random_section(params: Theorem2Params, log: list[str]) -> tuple[list[dict], list[dict]]:
     depth, side = params.random_depth, 2 ** params.random_depth
     graph = h.quadtree(depth)
-    index = h.compile(graph)
+    index = h.compile_graph(graph)
     obs = h.observables(graph)
     if obs != [f"x_{i}_{j}" for i in range(side) for j in range(side)]:
         raise AssertionError("quadtree observables are not in row-major order")
@@ -625,12 +626,6 @@ def _masks_text(rows: list[dict], limit: int = 4) -> str:
     return f"{len(rows)} masks (" + ", ".join(f"{k} on {name}" for name, k in per.items()) + ")"
 
 
-def _f(x: float) -> str:
-    """A number for prose with two decimals, "0.00" rather than "-0.00"."""
-    text = f"{x:.2f}"
-    return "0.00" if text == "-0.00" else text
-
-
 def _seeds_agree(diffs: list[float], mean_diff: float) -> str:
     """How many per-seed differences share the sign of the mean one: "3 of 3 seeds", "one seed"."""
     if not diffs:
@@ -693,13 +688,13 @@ def mcc_text(result: Theorem2Result) -> str:
     if not vals:
         return "No MCC could be computed."
     lo, hi = min(vals), max(vals)
-    span = f"The MCC lies between {_f(lo)} and {_f(hi)}"
+    between = f"The MCC lies between {_f(lo)} and {_f(hi)}"
     if hi < 0.9:
-        return (f"{span}: in no mask is ĉ a copy of the noises of A coordinate by coordinate; it is a nonlinear "
+        return (f"{between}: in no mask is ĉ a copy of the noises of A coordinate by coordinate; it is a nonlinear "
                 "mixture of them.")
     if lo >= 0.9:
-        return f"{span}: in every mask ĉ matches the noises of A nearly coordinate by coordinate."
-    return (f"{span}: ĉ matches the noises of A nearly coordinate by coordinate in some masks and is a nonlinear "
+        return f"{between}: in every mask ĉ matches the noises of A nearly coordinate by coordinate."
+    return (f"{between}: ĉ matches the noises of A nearly coordinate by coordinate in some masks and is a nonlinear "
             "mixture of them in others.")
 
 
@@ -737,13 +732,13 @@ def overcomplete_text(result: Theorem2Result) -> str:
         only = "only " if k_c else ""
         first = f"c is recovered in {only}{_count(k_c, n)} masks (with exact width in {e_c} of {ne})"
     smc = [r["s_mc_max"]["mean"] for r in over if not math.isnan(r["s_mc_max"]["mean"])]
-    span = f"the largest per mask ranges from {_f(min(smc))} to {_f(max(smc))}" if smc else "none was measured"
+    largest = f"the largest per mask is {span(smc)}" if smc else "none was measured"
     if leaky:
         conj = "but" if k_c else "and"
         return (f"{first}, {conj} ĉ holds visible-only information in {_count(leaky, n)} masks: some noise of "
-                f"s_mc is predicted with R² above {RULES['s_mc']} (with exact width in {e_leaky} of {ne}; {span}).")
+                f"s_mc is predicted with R² above {RULES['s_mc']} (with exact width in {e_leaky} of {ne}; {largest}).")
     return (f"{first}, and in none of them does ĉ hold visible-only information: no noise of s_mc is "
-            f"predicted with R² above {RULES['s_mc']} (with exact width in {e_leaky} of {ne}; {span}).")
+            f"predicted with R² above {RULES['s_mc']} (with exact width in {e_leaky} of {ne}; {largest}).")
 
 
 def saturation_text(result: Theorem2Result) -> str:
@@ -917,8 +912,7 @@ def random_readings(result: Theorem2Result) -> dict[str, str]:
         if s["A"]["n"]:
             per_unit.setdefault(s["unit"], []).append(s["A"]["mean"])
     if per_unit:
-        spans = "; ".join((f"{_f(min(v))}" if f"{_f(min(v))}" == f"{_f(max(v))}" else f"{_f(min(v))} to {_f(max(v))}")
-                          + f" at unit {u}" for u, v in sorted(per_unit.items()))
+        spans = "; ".join(f"{span(v)} at unit {u}" for u, v in sorted(per_unit.items()))
         in_a_ok = all(min(v) >= RULES["c"] for v in per_unit.values())
         sort(in_a_ok, f"the latents in A for the mask at hand are held (mean R² {spans})",
              f"averaged over the latents in A for the mask at hand, the mean R² is {spans}, against 1 predicted")

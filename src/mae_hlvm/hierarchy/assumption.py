@@ -14,7 +14,7 @@ they are checked (the first broken one raises :class:`GraphError`):
 
 Rules 5 and 6 are the parameters where callers genuinely differ: Algorithms 1 and 2 need both, the
 vector sampler of :mod:`mae_hlvm.data.vectors` needs neither. Everything runs on integer arrays in
-O(|V| + |E|): ``compile(quadtree(9))``, 349,525 nodes, took 0.8 s here (2 CPU cores).
+O(|V| + |E|): ``compile_graph(quadtree(9))``, 349,525 nodes, took 0.8 s here (2 CPU cores).
 
 This module imports nothing else from :mod:`mae_hlvm.hierarchy`; ``graphs`` and ``locate`` build on it.
 """

@@ -90,7 +90,7 @@ def quadtree(depth: int) -> nx.DiGraph:
     Nodes: ``"z{l}_{i}_{j}"`` (latent, level l in 0..depth-1, block (i, j) of side 2^(depth-l) pixels)
     and ``"x_{r}_{c}"`` (pixel, level ``depth``); attributes ``level``, ``row``, ``col``, ``observed``.
     (4^(depth+1) - 1) / 3 nodes in all, added level by level and pixels in row-major order, so the
-    observables of ``compile(quadtree(d))`` are ``mask.reshape(-1)`` of a [2^d, 2^d] pixel mask.
+    observables of ``compile_graph(quadtree(d))`` are ``mask.reshape(-1)`` of a [2^d, 2^d] pixel mask.
     """
     if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"quadtree depth must be a positive int, got {depth!r}")

@@ -8,7 +8,7 @@ ancestors. Invertibility makes the information in a node exactly the exogenous n
     s_m  = An[m] \\ A                        nodes whose noise only the masked part carries  (Alg. 1)
     s_mc = An[X \\ m] \\ A                   one valid s_{m^c} (not unique)                  (Alg. 2)
 
-:func:`compile` turns a graph into a :class:`HierarchyIndex` (integer ids, edge arrays grouped by
+:func:`compile_graph` turns a graph into a :class:`HierarchyIndex` (integer ids, edge arrays grouped by
 topological height) once; :meth:`HierarchyIndex.locate_many` then answers a mask with a handful of
 vectorised passes over the edges, O(|E|) per mask. :func:`brute_force_locate` checks the definition
 directly on small graphs.
@@ -27,7 +27,7 @@ import numpy as np
 from .assumption import GraphError, check_assumption1
 from .graphs import latents, node_dims, validate_graph, validate_mask
 
-__all__ = ["HierarchyIndex", "Located", "compile", "locate", "brute_force_locate", "BRUTE_FORCE_MAX_LATENTS"]
+__all__ = ["HierarchyIndex", "Located", "compile_graph", "locate", "brute_force_locate", "BRUTE_FORCE_MAX_LATENTS"]
 
 BRUTE_FORCE_MAX_LATENTS = 16
 
@@ -165,7 +165,7 @@ class Located:
         return f"Located(c={sorted(map(str, self.c))}, |A|={int(self.common_array.sum())})"
 
 
-def compile(graph: nx.DiGraph) -> HierarchyIndex:  # noqa: A001 (mirrors re.compile)
+def compile_graph(graph: nx.DiGraph) -> HierarchyIndex:
     """Check ``graph`` against Assumption 1 and build its :class:`HierarchyIndex`.
 
     The checks are :func:`~mae_hlvm.hierarchy.assumption.check_assumption1` at its strictest (at
@@ -196,21 +196,21 @@ def graph_fingerprint(graph: nx.DiGraph) -> int:
     try:
         return hash((tuple(graph._succ), tuple(map(tuple, graph._succ.values())),
                      tuple(map(_node_rule_attributes, graph._node.values()))))
-    except TypeError:  # an unhashable attribute value: never equal, so compile() checks (and refuses) it
+    except TypeError:  # an unhashable attribute value: never equal, so compile_graph() checks (and refuses) it
         return id(object())
 
 
 def _cached_index(graph: nx.DiGraph) -> HierarchyIndex:
-    """compile(graph), cached per graph object; any edit of the graph since (nodes, edges, ``observed``,
+    """compile_graph(graph), cached per graph object; any edit of the graph since (nodes, edges, ``observed``,
     ``dim``: see :func:`graph_fingerprint`) recompiles, so an edited graph is never answered from a stale index.
 
-    For many masks on one large graph, call :func:`compile` once and pass the index (no fingerprint)."""
+    For many masks on one large graph, call :func:`compile_graph` once and pass the index (no fingerprint)."""
     if not isinstance(graph, nx.DiGraph):
         raise GraphError(f"graph must be a networkx.DiGraph or a HierarchyIndex, got {type(graph).__name__}")
     key = graph_fingerprint(graph)
     hit = _CACHE.get(graph)
     if hit is None or hit[0] != key:
-        hit = (key, compile(graph))
+        hit = (key, compile_graph(graph))
         _CACHE[graph] = hit
     return hit[1]
 

@@ -148,7 +148,11 @@ def load_pretrained(source: str | Path | Mapping[str, Any], cfg: MAEConfig | Non
     - timm MAE encoder weights (``vit_*_patch*_224.mae`` layout; a ``head.*`` with no classes is absent).
 
     ``cfg`` (or ``overrides`` on the inferred one) fixes what shapes cannot tell (head counts,
-    ``norm_pix_loss``). Encoder-only weights leave the decoder freshly initialised, with a warning.
+    ``norm_pix_loss``). An official checkpoint written by ``main_pretrain`` carries its ``args``, and
+    ``norm_pix_loss`` is read from them; without ``args`` (the released weights) it is taken as False,
+    which is right for the released full "visualize" checkpoints and irrelevant to encoder-only weights
+    (the loss lives in the decoder). Encoder-only weights leave the decoder freshly initialised, with a
+    warning.
     Missing, unexpected or mis-shaped keys raise :class:`CheckpointError` naming them.
     """
     if isinstance(source, (str, Path)):
@@ -170,6 +174,8 @@ def load_pretrained(source: str | Path | Mapping[str, Any], cfg: MAEConfig | Non
     bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{where}: state dict entries {bad[:5]} are not tensors; is this a model state dict?")
+    if cfg is None and "norm_pix_loss" not in overrides and (npl := _args_norm_pix_loss(obj.get("args"))) is not None:
+        overrides = {**overrides, "norm_pix_loss": npl}
     cfg = cfg or infer_config(sd, **overrides)
     model = MaskedAutoencoder(cfg)
     encoder_only = not any(k.startswith("decoder_") for k in sd)
@@ -177,6 +183,12 @@ def load_pretrained(source: str | Path | Mapping[str, Any], cfg: MAEConfig | Non
     if encoder_only:
         warnings.warn("weights hold the encoder only: decoder and mask token are freshly initialised", stacklevel=2)
     return model
+
+
+def _args_norm_pix_loss(args: Any) -> bool | None:
+    """``norm_pix_loss`` from an official checkpoint's ``args`` (a Namespace, or a dict), None if absent."""
+    value = args.get("norm_pix_loss") if isinstance(args, Mapping) else getattr(args, "norm_pix_loss", None)
+    return value if isinstance(value, bool) else None
 
 
 def model_payload(model: MaskedAutoencoder) -> dict[str, Any]:

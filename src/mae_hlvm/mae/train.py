@@ -507,6 +507,8 @@ def pretrain(config: PretrainConfig, images: torch.Tensor | Dataset, *, resume: 
              data_spec: str | None = None, monitor_images: torch.Tensor | None = None) -> PretrainResult:
     """Pretrain an MAE on ``images`` ([N, C, H, W] float tensor, or a Dataset of images or
     (image, label) pairs) under ``config``; the same call serves notebooks, the CLI and torchrun.
+    Like MAE's ``main_pretrain`` it seeds torch's global generator with ``config.seed`` (the model's
+    initialisation and the masks draw from it), so the caller's random stream is reset.
 
     Args:
         resume: True resumes from ``<output_dir>/checkpoint.pt`` when it exists (else starts afresh);
