@@ -174,3 +174,23 @@ def test_duration_text_picks_a_unit_a_reader_can_read():
         duration_text(-1)
     with pytest.raises(ValueError, match="nan"):
         duration_text(float("nan"))
+
+
+def test_sync_parameters_rewrites_the_parameters_cell_from_the_params_class(tmp_path: Path):
+    from mae_hlvm.experiments.pretraining import PretrainingParams
+
+    r = _make_root(tmp_path, "y = x + 1")
+    path = r / "notebooks" / "toy.ipynb"
+    assert book.sync_parameters(r) == []                       # no Params class named: left alone
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["mae_hlvm"] = {"params": "mae_hlvm.experiments.pretraining:PretrainingParams"}
+    nbformat.write(nb, path)
+    assert book.sync_parameters(r) == ["toy"]
+    after = nbformat.read(path, as_version=4)
+    assert after.cells[1].source == PretrainingParams.parameters_cell()
+    assert after.cells[1].metadata["tags"] == ["parameters"] and after.cells[2].source == "y = x + 1"
+    assert book.sync_parameters(r) == []                       # in sync: nothing written again
+    after.cells[1].metadata["tags"] = []
+    nbformat.write(after, path)
+    with pytest.raises(book.BookError, match="toy.ipynb has no cell tagged 'parameters'"):
+        book.sync_parameters(r)

@@ -48,6 +48,24 @@ def test_environment_variable_names_the_root(tmp_path, monkeypatch):
     assert load_fashion_mnist("train")[0].shape == (3, 28, 28)
 
 
+def test_fashion_mnist_images_pad_scale_and_count(tmp_path, monkeypatch):
+    """The pretraining view: the first n images as floats in [0, 1], zero-padded from 28 px to the centre
+    of img_size, with their labels; more images than the split holds, or a crop, is refused."""
+    from mae_hlvm.data import DataError, fashion_mnist_images
+
+    images, labels = make_split(tmp_path, "t10k", n=5)
+    monkeypatch.setenv("FASHION_MNIST_ROOT", str(tmp_path))
+    x, y = fashion_mnist_images("test", 4, img_size=32)
+    assert x.shape == (4, 1, 32, 32) and x.dtype == torch.float32 and y.tolist() == labels[:4].tolist()
+    assert torch.equal(x[:, 0, 2:30, 2:30], torch.from_numpy(images[:4]).float() / 255)
+    assert x[:, :, :2].abs().sum() == 0 and x[:, :, 30:].abs().sum() == 0 and x[..., :2].abs().sum() == 0
+    assert fashion_mnist_images("test", 5, img_size=28)[0].shape == (5, 1, 28, 28)
+    with pytest.raises(DataError, match="Fashion-MNIST test has 5 images; 6 were asked for"):
+        fashion_mnist_images("test", 6)
+    with pytest.raises(DataError, match="img_size 16 would crop them"):
+        fashion_mnist_images("test", 2, img_size=16)
+
+
 def test_read_idx_handles_other_types(tmp_path):
     a = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
     (tmp_path / "a.idx").write_bytes(idx_bytes(a, code=0x0C))
@@ -118,6 +136,6 @@ def test_unknown_split(tmp_path):
 
 @pytest.mark.skipif(not DEFAULT_ROOT.is_dir(), reason="dataset-fashion-mnist is not installed")
 def test_real_files():
-    x, y = load_fashion_mnist("test")
+    x, y = load_fashion_mnist("test", DEFAULT_ROOT)  # the installed files, whatever $FASHION_MNIST_ROOT says
     assert x.shape == (10000, 28, 28) and torch.equal(torch.bincount(y), torch.full((10,), 1000))
     assert y[:5].tolist() == [9, 2, 1, 1, 6]          # first test labels of the published files

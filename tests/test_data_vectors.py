@@ -1,7 +1,6 @@
 """Hierarchical vector data: shapes, invertibility of every g_v, seeding, bad graphs."""
 from __future__ import annotations
 
-import time
 
 import networkx as nx
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 
 from mae_hlvm.data.vectors import HierarchicalVectorModel, canonical_dependence, check_graph, sample_hierarchy
+from mae_hlvm.hierarchy import graphs
 
 
 def binary_tree(depth: int = 2) -> nx.DiGraph:
@@ -33,7 +33,6 @@ def test_joint_dims_follow_parent_plus_noise():
 
 
 def test_dims_match_hierarchy_library():
-    graphs = pytest.importorskip("mae_hlvm.hierarchy.graphs")
     g = graphs.quadtree(2)
     assert HierarchicalVectorModel(g, 0).dims == graphs.node_dims(g)
 
@@ -85,11 +84,9 @@ def test_noise_families_have_unit_variance(noise):
     assert abs(s.noises[0].var().item() - 1) < 0.05
 
 
-def test_hundred_thousand_samples_in_seconds():
-    g = binary_tree(3)  # 15 nodes
-    t = time.perf_counter()
+def test_hundred_thousand_samples():
+    g = binary_tree(3)  # 15 nodes; the speed is benchmarks/data_throughput.py's to measure
     s = sample_hierarchy(g, 100_000, 0)
-    assert time.perf_counter() - t < 10
     assert s.x.shape[0] == 100_000 and torch.isfinite(s.x).all()
 
 
@@ -168,7 +165,6 @@ def test_subset_keeps_nodes_aligned():
 @given(seed=st.integers(0, 10_000), mechanism=st.sampled_from(["joint", "additive"]))
 @settings(max_examples=8, deadline=None)
 def test_random_dags_are_sampled_invertibly(seed, mechanism):
-    graphs = pytest.importorskip("mae_hlvm.hierarchy.graphs")
     g = graphs.random_layered_dag(2, 3, 4, p_edge=0.4, seed=seed)   # nodes with several parents
     m = HierarchicalVectorModel(g, seed, mechanism=mechanism, dtype=torch.float64)
     s = m.sample(64, seed)

@@ -98,3 +98,27 @@ def test_bad_input_is_refused():
 def test_one_metric_may_be_named_by_a_string():
     x = torch.rand(2, 3, 16, 16)
     assert set(reconstruction_metrics(x, x, metrics="psnr")) == {"psnr"}
+
+
+def test_masked_loss_vs_mean_colour_by_hand():
+    """Flat-coloured 4x4 patches: the baseline's error on a removed patch is the squared distance of its
+    colour to the mean colour of the visible patches, averaged over channels, then over removed patches."""
+    from mae_hlvm.eval import masked_loss_vs_mean_colour
+    from mae_hlvm.mae import create_mae
+
+    torch.manual_seed(0)
+    model = create_mae("mae_tiny", img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2,
+                       decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2).eval()
+    colours = torch.rand(2, 3, 4, 4)                                          # one colour per patch
+    images = colours.repeat_interleave(4, 2).repeat_interleave(4, 3)          # [2, 3, 16, 16]
+    res = masked_loss_vs_mean_colour(model, images, 0.5, seed=3)
+    with torch.no_grad():
+        out = model(images, mask_ratio=0.5, generator=torch.Generator().manual_seed(3))  # the same masks
+    errors = []
+    for n in range(2):
+        patch_colour = colours[n].flatten(1).T                                # [16, 3], row-major patches
+        visible_mean = patch_colour[out.mask[n] == 0].mean(0)
+        errors += [((patch_colour[k] - visible_mean) ** 2).mean() for k in range(16) if out.mask[n, k] == 1]
+    assert len(errors) == 16                                                  # half of 16 patches, twice
+    assert res["baseline"] == pytest.approx(float(torch.stack(errors).mean()), rel=1e-5)
+    assert res["loss"] == pytest.approx(float(out.loss)) and res["ratio"] == pytest.approx(res["loss"] / res["baseline"])

@@ -1,6 +1,7 @@
 """The Params base: types from annotations, unknown names refused, the generated parameters cell."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,7 +49,7 @@ def test_bad_values_name_value_and_rule(values, message):
 
 def test_frozen_replace_and_changed():
     d = Demo()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.steps = 3  # type: ignore[misc]
     e = d.replace(steps=3)
     assert e.steps == 3 and d.steps == 10 and e.changed() == {"steps": 3}

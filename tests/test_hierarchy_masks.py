@@ -22,13 +22,20 @@ def test_unit_counts_and_complement():
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 8), st.floats(0.01, 0.99))
 def test_masked_counts_of_mirror_ratios_add_up(half, r):
-    n = 2 * half  # even unit counts: r and 1 - r mask complementary amounts
-    try:
-        k, _ = unit_counts(n, r)
-        k_mirror, _ = unit_counts(n, 1 - r)
-    except ValueError:
-        return
-    assert k + k_mirror == n
+    """On an even unit count r and 1 - r hide complementary numbers of units, and when one of them masks
+    nothing the other masks everything: both are refused together, never one alone."""
+    n = 2 * half
+    hidden = []
+    for ratio in (r, 1 - r):
+        try:
+            hidden.append(unit_counts(n, ratio)[0])
+        except ValueError as err:
+            assert "a mask must hide at least one unit" in str(err)
+            hidden.append(None)
+    if None in hidden:
+        assert hidden == [None, None] and min(r, 1 - r) * n <= 0.5
+    else:
+        assert sum(hidden) == n
 
 
 def test_random_unit_masks_shape_units_and_ratio():
@@ -181,7 +188,7 @@ def test_noise_bound_and_mirror_verdict():
     assert "within what sampling noise" in mirror_noise_text(1.0, 10)
     assert "more than sampling noise" in mirror_noise_text(10.0, 10)
     assert "no mirrored pairs" in mirror_noise_text(float("nan"), 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_comparisons must be a positive int, got 0"):
         noise_bound(0)
 
 

@@ -107,24 +107,21 @@ def test_encode_features_and_timm_blocks(micro):
     torch.testing.assert_close(micro.forward_encoder(x, torch.arange(16).expand(2, 16)), tokens)
 
 
-def test_attention_maps_via_timm(micro):
-    from timm.layers import set_fused_attn
+def test_attention_maps_via_timm(micro, monkeypatch):
+    from timm.layers import config as timm_config
     from timm.utils import AttentionExtract
 
-    set_fused_attn(False)
-    try:
-        model = create_mae("mae_tiny", **MICRO).eval()  # the fused flag is read at construction
-        x = torch.rand(1, 3, 16, 16)
-        # on the MAE itself, forward() masks: CLS + 4 kept of 16 patches at ratio 0.75
-        maps = AttentionExtract(model, method="hook", names=["blocks.*.attn.attn_drop"])(x)
-        assert len(maps) == 2 and all(m.shape == (1, 2, 5, 5) for m in maps.values())
-        # the full image goes through the exported timm ViT: CLS + 16 patches
-        maps = AttentionExtract(to_timm_vit(model), method="hook", names=["blocks.*.attn.attn_drop"])(x)
-        assert len(maps) == 2 and all(m.shape == (1, 2, 17, 17) for m in maps.values())
-        for m in maps.values():
-            torch.testing.assert_close(m.sum(-1), torch.ones(1, 2, 17))
-    finally:
-        set_fused_attn(True)
+    monkeypatch.setattr(timm_config, "_USE_FUSED_ATTN", 0)  # timm's own switch, given back after the test
+    model = create_mae("mae_tiny", **MICRO).eval()  # the fused flag is read at construction
+    x = torch.rand(1, 3, 16, 16)
+    # on the MAE itself, forward() masks: CLS + 4 kept of 16 patches at ratio 0.75
+    maps = AttentionExtract(model, method="hook", names=["blocks.*.attn.attn_drop"])(x)
+    assert len(maps) == 2 and all(m.shape == (1, 2, 5, 5) for m in maps.values())
+    # the full image goes through the exported timm ViT: CLS + 16 patches
+    maps = AttentionExtract(to_timm_vit(model), method="hook", names=["blocks.*.attn.attn_drop"])(x)
+    assert len(maps) == 2 and all(m.shape == (1, 2, 17, 17) for m in maps.values())
+    for m in maps.values():
+        torch.testing.assert_close(m.sum(-1), torch.ones(1, 2, 17))
 
 
 def test_reconstruct_panels(micro):

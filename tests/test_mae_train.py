@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -241,13 +240,11 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, images):
            "--batch-size", "8", "--steps", "4", "--warmup-steps", "2", "--lr", "1e-3", "--mask-unit", "8",
            "--mask-ratio", "0.5", "--augment", "flip", "--device", "cpu", "--no-progress",
            "--output-dir", str(tmp_path / "ddp")]
-    t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = read_metrics(tmp_path / "ddp")
     assert [h["step"] for h in two] == [1, 2, 3, 4]
     assert [h["loss"] for h in two] == pytest.approx(one.losses, rel=2e-5)
-    assert time.perf_counter() - t < 60
 
 
 def test_pretrain_name_is_the_function_after_importing_the_cli_modules(images):
@@ -333,7 +330,7 @@ def test_a_new_run_never_replaces_the_run_in_its_folder_unless_asked(tmp_path, i
     assert _is_checkpoint_error(err)
     nan = images.clone()
     nan[0, 0, 0, 0] = float("nan")  # a run that would fail at once
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError, match="NaN or inf in 1 of"):
         pretrain(micro_config(run, lr=1e-2), nan)
     (run / "checkpoint.pt").rename(tmp_path / "kept.pt")  # metrics alone are a run too
     with pytest.raises(ValueError, match=r"already holds a run \(metrics.jsonl\)") as err:

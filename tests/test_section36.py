@@ -131,7 +131,8 @@ def test_cost_of_the_extreme_ratio_from_this_execution_and_from_a_recorded_sweep
     assert section36.cost_runs(pd.DataFrame(rows), rec)[0] == "this execution"
     label, runs = section36.cost_runs(pd.DataFrame(rows[-1:]))
     assert label == "" and runs.empty and section36.cost_summary(runs) == {"n_speed": 0, "n_curves": 0}
-    assert figures.cost_panels(runs) is not None  # an empty figure, not an error
+    empty = figures.cost_panels(runs)  # an empty figure that says why, not an error
+    assert [t.get_text() for t in empty.axes[1].texts] == ["no run with a monitor curve"]
     # the recorded Section 3.6 run's pair, with more curves (three seeds), wins over both
     rec36 = Rec()
     rec36.rows = rows[:4] + [{**r, "seed": 2} for r in rows[:2]] + rows[-1:]
@@ -319,11 +320,12 @@ def test_shown_and_status_text_prefer_a_current_record(tmp_path):
     assert "cannot be decided on fewer than 3 seeds" in section36.status_text(None, 1)
     assert section36.status_text(None, 3).endswith("computed from this execution.")
     rec = section36.load_recorded(ROOT / "book" / "recorded" / "section36_cpu.json")
-    if rec.current:  # the committed record; a stale one is refused below either way
-        frame, p, label = section36.shown(here, params, rec)
-        assert len(frame) == 24 and p == rec.params and label == "the recorded run (seeds [0, 1, 2])"
-        assert section36.status_text(rec, 1).startswith("The table, figure and verdicts below come from the "
-                                                        "recorded run (seeds [0, 1, 2]")
+    assert rec.current, rec.stale  # the committed record is current (test_recorded_is_current says why not)
+    frame, p, label = section36.shown(here, params, rec)
+    seeds = f"seeds {list(rec.params.seeds)}"
+    assert frame.equals(rec.frame()) and p == rec.params and label == f"the recorded run ({seeds})"
+    assert section36.status_text(rec, 1).startswith("The table, figure and verdicts below come from the "
+                                                    f"recorded run ({seeds}")
     rec.stale.append("a changed default")
     assert section36.shown(here, params, rec)[2] == "this execution"
     assert section36.status_text(rec, 1) == "A recorded run is stale (a changed default) and is not shown."

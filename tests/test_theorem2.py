@@ -2,7 +2,6 @@
 synthetic features with a known answer, a case whose answer is certain, the run cache, and the prose read
 from results (on hand-made result dicts, no training)."""
 import json
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -161,9 +160,7 @@ def test_saturate_clips_every_node_and_keeps_the_noises():
 def test_root_latent_is_recovered_and_nothing_else_at_smoke_size():
     """z -> x1..x4, mask {x1, x2}: c = {z} (d_c = 1). A 1-wide encoder must hold z and no visible noise."""
     params = Theorem2Params(seeds=2, n_train=4000, n_eval=400, steps=300, krr_train=200, threads=1)
-    start = time.perf_counter()
     row = recover_c(root_tree(), {"x1", "x2"}, params)
-    assert time.perf_counter() - start < 60
     assert row["c"] == ["z"] and row["d_c"] == 1 and row["width"] == 1
     assert row["c_min"]["mean"] >= RULES["c"], row["c_min"]
     assert row["s_m_max"]["mean"] <= RULES["s_m"] and row["s_mc_max"]["mean"] <= RULES["s_mc"]
@@ -181,9 +178,8 @@ def test_run_is_cached_by_parameters(tmp_path):
     assert len(first.rows("exact")) == len(fixed_cases(params))
     levels = {r["level"] for r in first.random}
     assert levels == {0, 1, 2}                                   # two latent levels and the pixels
-    start = time.perf_counter()
     again = run(params, cache)
-    assert again.cached and time.perf_counter() - start < 1.0
+    assert again.cached
     assert again.to_dict() == json.loads(json.dumps(first.to_dict()))
     assert Theorem2Result.from_dict(again.to_dict()).fixed_table("exact").shape[0] == len(first.rows("exact"))
     other = run(params.replace(seed=1, steps=5), RunCache(tmp_path / "x"))

@@ -187,11 +187,6 @@ def intrinsic_dim(graph: nx.DiGraph, located: Any) -> int:
     return int(sum(int(graph.nodes[v].get("dim", 1)) for v in located.common))
 
 
-def node_dim_c(model: HierarchicalVectorModel, located: Any) -> int:
-    """Σ dim(v) over v in c: the length of c's vector (>= d_c; more when nodes of c share ancestors)."""
-    return int(sum(model.dims[v] for v in located.c))
-
-
 def check_case(graph: nx.DiGraph, masked: Iterable[Hashable]) -> frozenset:
     """Refuse a graph that breaks Assumption 1 or a mask that is not a non-empty proper subset of X
     (ValueError naming the value and the rule); return the mask as a frozenset."""
