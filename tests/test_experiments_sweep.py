@@ -378,3 +378,22 @@ def test_record_labels_name_datasets_as_the_book_writes_them(tmp_path):
     rec = S.load_recorded(S.record(S.SweepResult(params, rows, 0, 0.0, 0.0), tmp_path / "r.json", "pytest"))
     assert "(Fashion-MNIST: seeds [0]; shapes: seeds [0])" in rec.partial()
     assert list(S.shown_frames(pd.DataFrame(rows), "x", rec))[1] == "recorded (Fashion-MNIST: 1 seed, shapes: 1 seed)"
+
+
+def test_geometry_counts_units_and_the_effective_ratio_by_hand():
+    """32 px images, 4 px patches: a unit of one patch gives 8 units a side (64), of two patches 4 (16);
+    the trainer keeps int(n (1 - r)) units, so 0.9 keeps 6 of 64 and hides 58/64 = 0.90625."""
+    g = S.geometry(S.SweepParams(ratios=(0.75, 0.9), unit_patches=(1, 2), seeds=(0,)))
+    assert g.loc[(0.9, 4)].to_dict() == {"unit (patches)": 1, "units a side": 8, "kept units": 6,
+                                         "effective ratio": 58 / 64}
+    assert g.loc[(0.75, 4), "kept units"] == 16 and g.loc[(0.75, 8), "units a side"] == 4
+    assert g.loc[(0.75, 8), "kept units"] == 4 and g.loc[(0.75, 8), "effective ratio"] == 0.75
+
+
+def test_point_table_shows_mean_and_t_interval_half_width():
+    rows = [dict(data="shapes", kind="pretrained", ratio=0.75, unit=8, seed=s, probe=v) for s, v in ((0, 0.30), (1, 0.34))]
+    rows += [dict(data="shapes", kind="random init", ratio=0.75, unit=4, seed=0, probe=0.2),
+             dict(data="fashion_mnist", kind="pretrained", ratio=0.75, unit=4, seed=0, probe=0.9)]
+    table = S.point_table(pd.DataFrame(rows), "shapes", 4, ["probe"], scale=100)
+    # two seeds: half-width t(0.975, 1) * sd / sqrt(2) = 12.706 * 2.828 / 1.414 = 25.4 points
+    assert table.to_dict() == {"linear probe top-1": {"r = 0.75, unit 2 patches": "32 ± 25", "random init": "20"}}

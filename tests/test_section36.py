@@ -350,3 +350,17 @@ def test_ledger_verdicts_of_the_committed_record():
     assert got["S2"].count(";") == 2 and got["S3"].startswith("S3: ")
     rec.stale.append("a changed default")
     assert section36.ledger_verdicts(rec) == {row: None for row in section36.LEDGER_ROWS}
+
+
+def test_summary_gives_mean_and_t_interval_per_arm_and_metric_labels_name_both_tables():
+    rows = pd.DataFrame([{"suggestion": "extreme", "arm": a, "seed": s, "psnr": v, "images_per_s": ips}
+                         for a, s, v, ips in (("suggestion", 0, 20.0, 300.0), ("suggestion", 1, 22.0, None),
+                                              ("baseline", 0, 18.0, 90.0))])
+    got = section36.summary(rows, ["psnr", "images_per_s", "probe"]).set_index(["arm", "metric"])
+    # two seeds at 20 and 22: half-width t(0.975, 1) * sd / sqrt(2) = 12.706 * 1.414 / 1.414
+    assert got.loc[("suggestion", "psnr"), ["mean", "n_seeds"]].tolist() == [21.0, 2]
+    assert got.loc[("suggestion", "psnr"), "high"] - 21.0 == pytest.approx(12.706, abs=1e-3)
+    assert got.loc[("suggestion", "images_per_s"), ["mean", "low", "high", "n_seeds"]].tolist() == [300.0] * 3 + [1]
+    assert ("baseline", "probe") not in got.index                      # a metric not in the rows is left out
+    assert section36.metric_label("psnr") == sweep.METRICS["psnr"][0]
+    assert section36.metric_label("images_per_s") == "training images per second (median step)"
