@@ -166,6 +166,19 @@ def test_evaluate_refuses_what_is_not_a_model(cache):
         evaluate(42, SUITE, cache)
 
 
+def test_evaluate_takes_the_data_a_bare_model_is_scored_on(cache):
+    run = P.run(TOY.replace(steps=0), cache)                    # a shapes run: 3 channels
+    only = SUITE.replace(evaluations=["reconstruction"], recon_n=4)
+    assert evaluate(run.model, only, data="shapes")["data"] == "shapes"
+    with pytest.raises(ValueError, match="data 'fashion_mnist' has 1 channel\\(s\\); the model takes 3"):
+        evaluate(run.model, only, data="fashion_mnist")
+    with pytest.raises(ValueError, match="data 'cifar10': the evaluation suite has images for shapes, "
+                                         "fashion_mnist only"):
+        evaluate(run.model, only, data="cifar10")
+    with pytest.raises(ValueError, match="data 'fashion_mnist', but the run or checkpoint was trained on 'shapes'"):
+        evaluate(run, only, cache, data="fashion_mnist")
+
+
 def test_the_reconstruction_mask_takes_the_models_unit_unless_the_suite_names_one(cache, tmp_path):
     from mae_hlvm.mae.checkpoint import save_checkpoint
 

@@ -10,7 +10,11 @@ from the :class:`~.cache.RunCache`, what the chapter shows.
 - ``pretraining``: ``PretrainingParams`` and ``run`` -> a pretrained (or random-init) MAE;
 - ``evaluation``: ``EvaluationParams`` (the evaluation suite) and ``evaluate(model_or_run, suite)``;
 - ``recorded``: the small recorded form of runs too long for ``make book`` (write, read, staleness);
-- ``figures``: image grids, reconstruction panels, attention overlays shared by the chapters.
+- ``sweep``, ``section36``, ``theorem2``: the computations of chapters 09, 10 and 08, their decision
+  rules (fixed before the runs) and the readings their prose glues;
+- ``chapters``: the Params of the chapters whose computations are short calls in the notebook;
+- ``figures``: image grids, reconstruction panels, attention overlays shared by the chapters;
+- ``prose``: one spelling of numbers, counts and ranges in glued sentences.
 """
 from typing import Any
 

@@ -188,13 +188,35 @@ def _data_of(model: MaskedAutoencoder) -> str:
     return "fashion_mnist" if model.cfg.in_chans == 1 else "shapes"
 
 
+CHANNELS = {"shapes": 3, "fashion_mnist": 1}
+
+
+def _data_to_score(model: MaskedAutoencoder, known: str, asked: str | None, bare: bool) -> str:
+    """The images the suite scores: ``asked`` when given (it must fit the model's channels, and agree
+    with the data a run or checkpoint was trained on), else what the source says or implies."""
+    if asked is None:
+        return known
+    if asked not in APPLICABLE:
+        raise ValueError(f"data {asked!r}: the evaluation suite has images for {', '.join(APPLICABLE)} only")
+    if not bare and asked != known:
+        raise ValueError(f"data {asked!r}, but the run or checkpoint was trained on {known!r}: leave data unset "
+                         "to score it on its own data")
+    if model.cfg.in_chans != CHANNELS[asked]:
+        raise ValueError(f"data {asked!r} has {CHANNELS[asked]} channel(s); the model takes {model.cfg.in_chans}")
+    return asked
+
+
 def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suite: EvaluationParams,
              cache: RunCache | None = None, mask_ratio: float | None = None,
-             mask_unit: int | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+             mask_unit: int | None = None, device: str | torch.device = "cpu",
+             data: str | None = None) -> dict[str, Any]:
     """Every evaluation of ``suite`` on one encoder; a dict with one entry per evaluation and
     ``seconds`` (time per evaluation, including the shared feature extraction as ``features``).
     Evaluations that the model's data does not support (Fashion-MNIST has no shifted sets, cue
     conflicts, boxes or known latents) are listed under ``not_applicable`` instead.
+
+    ``data`` names the images to score (``shapes`` or ``fashion_mnist``); a run or checkpoint brings its
+    own, and a bare model is otherwise taken by its channels (see ``_as_model``).
 
     Reconstructions are scored at the suite's ``recon_ratio``/``recon_unit`` when set, else at the
     model's pretraining ratio and unit (a run's or a checkpoint's; ``mask_ratio``/``mask_unit``
@@ -204,7 +226,8 @@ def evaluate(model_or_run: PretrainingRun | MaskedAutoencoder | str | Path, suit
     the dense transfer; the model moves there for them and back after); the scikit-learn parts
     (logistic probe, t-SNE, R²) stay on the CPU. Results off the CPU are cached apart from the CPU's, since their numbers
     may differ in the last digits."""
-    model, ratio, unit, folder, data = _as_model(model_or_run)
+    model, ratio, unit, folder, known = _as_model(model_or_run)
+    data = _data_to_score(model, known, data, bare=isinstance(model_or_run, MaskedAutoencoder))
     ratio = mask_ratio if mask_ratio is not None else ratio
     unit = mask_unit if mask_unit is not None else unit
     if suite.recon_ratio is not None:  # the suite's mask; its unit, else the model's own
