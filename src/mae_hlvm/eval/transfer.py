@@ -134,34 +134,39 @@ def finetune_dense(backbone: nn.Module, images: Array, masks: Array, boxes: Arra
     """
     images, masks, boxes, labels = check_dense_targets(images, masks, boxes, labels, num_classes)
     with seeded(config.seed):  # the heads' initialisation (and any dropout): config.seed alone decides
-        gen = torch.Generator().manual_seed(config.seed)
-        model = DenseTransferModel(copy.deepcopy(backbone).to(device), tuple(images.shape[-2:]), num_classes,
-                                   images.shape[1]).to(device)
-        for p in model.backbone.parameters():
-            p.requires_grad_(not freeze_backbone)
-        heads = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
-        groups = [{"params": heads, "lr": config.lr}]
-        if not freeze_backbone:
-            groups.append({"params": list(model.backbone.parameters()), "lr": config.lr * config.backbone_lr_scale})
-        opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-        steps = config.epochs * math.ceil(images.shape[0] / config.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        return _finetune(backbone, images, masks, boxes, labels, num_classes, config, device, freeze_backbone)
 
-        target_seg, size = _seg_target(masks, labels), torch.tensor(images.shape[-2:][::-1] * 2, dtype=torch.float32)
-        cached = None
-        if freeze_backbone:  # a frozen backbone gives the same tokens every epoch: compute them once
-            model.backbone.eval()
-            with torch.no_grad():
-                cached = torch.cat([token_fn(model.backbone)(images[s:s + 256].to(device))
-                                    for s in range(0, images.shape[0], 256)])
-        history = []
-        model.train()
-        if freeze_backbone:
-            model.backbone.eval()  # no dropout / norm statistics updates in a frozen backbone
-        with torch_threads(1 if freeze_backbone and torch.device(device).type == "cpu" else None):
-            _train_epochs(model, config, images, target_seg, boxes, labels, cached, size, opt, sched, gen, device,
-                          history)
-        return model.eval(), history
+
+def _finetune(backbone: nn.Module, images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor,
+              labels: torch.Tensor, num_classes: int, config: TransferConfig, device: str | torch.device,
+              freeze_backbone: bool) -> tuple[DenseTransferModel, list[float]]:
+    gen = torch.Generator().manual_seed(config.seed)
+    model = DenseTransferModel(copy.deepcopy(backbone).to(device), tuple(images.shape[-2:]), num_classes,
+                               images.shape[1]).to(device)
+    for p in model.backbone.parameters():
+        p.requires_grad_(not freeze_backbone)
+    heads = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+    groups = [{"params": heads, "lr": config.lr}]
+    if not freeze_backbone:
+        groups.append({"params": list(model.backbone.parameters()), "lr": config.lr * config.backbone_lr_scale})
+    opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(images.shape[0] / config.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+
+    target_seg, size = _seg_target(masks, labels), torch.tensor(images.shape[-2:][::-1] * 2, dtype=torch.float32)
+    cached = None
+    if freeze_backbone:  # a frozen backbone gives the same tokens every epoch: compute them once
+        model.backbone.eval()
+        with torch.no_grad():
+            cached = torch.cat([token_fn(model.backbone)(images[s:s + 256].to(device))
+                                for s in range(0, images.shape[0], 256)])
+    history = []
+    model.train()
+    if freeze_backbone:
+        model.backbone.eval()  # no dropout / norm statistics updates in a frozen backbone
+    with torch_threads(1 if freeze_backbone and torch.device(device).type == "cpu" else None):
+        _train_epochs(model, config, images, target_seg, boxes, labels, cached, size, opt, sched, gen, device, history)
+    return model.eval(), history
 
 
 def _train_epochs(model, config, images, target_seg, boxes, labels, cached, size, opt, sched, gen, device, history):
