@@ -42,14 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += part.rows
         trained, seconds = trained + part.trained, seconds + part.seconds
         done.append(seed)
-        path = recorded.target(out, rows, section36.ROW_KEY)  # never over a record holding more
-        if path is not None:
-            section36.record(Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds), path,
-                             command)
-        if path is None or path == out:  # the record holds these rows: a partial is out of date
-            recorded.drop_partial(out)
-        print(f"[record] seed {seed} done: {len(rows)} rows "
-              + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
+        result = Section36Result(full.replace(seeds=tuple(done)), rows, trained, seconds)
+        saved = recorded.save_progress(out, rows, section36.ROW_KEY,
+                                       lambda path: section36.record(result, path, command))
+        print(f"[record] seed {seed} done: {saved}", flush=True)
     return 0
 
 

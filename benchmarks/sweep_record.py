@@ -42,13 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += part.rows
             trained, seconds, train_seconds = (trained + part.trained, seconds + part.seconds,
                                                train_seconds + part.train_seconds)
-            path = recorded.target(out, rows, sweep.ROW_KEY)  # never over a record holding more
-            if path is not None:
-                sweep.record(SweepResult(full, rows, trained, seconds, train_seconds), path, command)
-            if path is None or path == out:  # the record holds these rows: a partial is out of date
-                recorded.drop_partial(out)
-            print(f"[record] {data}, seed {seed} done: {len(rows)} rows "
-                  + (f"written to {path}" if path else f"already in {out}, left as it is"), flush=True)
+            result = SweepResult(full, rows, trained, seconds, train_seconds)
+            saved = recorded.save_progress(out, rows, sweep.ROW_KEY, lambda path: sweep.record(result, path, command))
+            print(f"[record] {data}, seed {seed} done: {saved}", flush=True)
     return 0
 
 

@@ -205,6 +205,26 @@ def test_a_restarted_recorder_never_writes_over_a_record_holding_more(tmp_path):
     assert recorded.target(out, [dict(r) for r in three], S.ROW_KEY) is None
 
 
+def test_save_progress_writes_where_target_says_and_drops_an_overtaken_partial(tmp_path):
+    from mae_hlvm.experiments import recorded
+
+    out, partial = tmp_path / "r.json", tmp_path / "r.partial.json"
+    row = dict(data="shapes", ratio=0.75, unit=4, kind="pretrained", probe=0.5)
+    three = [{**row, "seed": s} for s in (0, 1, 2)]
+    written: list = []
+
+    def write_to(rows):
+        return lambda path: written.append(S.record(S.SweepResult(S.SweepParams(seeds=(0, 1, 2)), rows, 0, 0.0, 0.0),
+                                                    path, command="test"))
+
+    assert recorded.save_progress(out, three, S.ROW_KEY, write_to(three)) == f"3 rows written to {out}"
+    assert recorded.save_progress(out, three[:1], S.ROW_KEY, write_to(three[:1])) == f"1 row written to {partial}"
+    assert partial.is_file() and written == [out, partial]
+    # the restarted recorder catches up: the same rows as the record, nothing written, the partial dropped
+    assert recorded.save_progress(out, three, S.ROW_KEY, write_to(three)) == f"3 rows already in {out}, left as it is"
+    assert not partial.exists() and len(written) == 2
+
+
 def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script, monkeypatch):
     """sweep_record.py and section36_record.py, restarted beside a record of more seeds than they
     have done, write beside it and leave it as it was (their trainings replaced by stand-ins)."""

@@ -23,6 +23,7 @@ import mae_hlvm
 
 from .cache import provenance, write_json
 from .params import Params
+from .prose import counted
 
 
 @dataclass
@@ -102,6 +103,19 @@ def drop_partial(path: str | Path) -> None:
     """Remove the partial file beside the record at ``path``: a recorder calls it once the record
     holds its rows (written there, or found there), when the partial rows are out of date."""
     partial_path(path).unlink(missing_ok=True)
+
+
+def save_progress(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str],
+                  write_to: Callable[[Path], Any]) -> str:
+    """A recorder's step after each finished block: ``write_to(where)`` the rows done so far, where
+    :func:`target` says (the record, or its partial file while they hold fewer rows than the record
+    already there), and drop a partial file the record has overtaken. Returns a line for the log."""
+    where = target(path, rows, key)
+    if where is not None:
+        write_to(where)
+    if where is None or where == Path(path):  # the record holds these rows: a partial is out of date
+        drop_partial(path)
+    return f"{counted(len(rows), 'row')} " + (f"written to {where}" if where else f"already in {path}, left as it is")
 
 
 def _canonical(rows: Any) -> str:
