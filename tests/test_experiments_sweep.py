@@ -316,6 +316,13 @@ def test_mask_match_text_says_where_each_reconstruction_score_is_best():
     off = S.mask_match_text(rows.assign(monitor_final=[0.005, 0.007, 0.010]), "shapes", 4, 0.75)
     assert "lowest for the model pretrained at 0.25" in off and off.endswith("1 seed).")
     assert S.mask_match_text(rows.drop(columns=["psnr", "monitor_final"]), "shapes", 4, 0.75) == ""
+    # two datasets that read alike share one sentence; one that reads otherwise gets its own
+    both = pd.concat([rows, rows.assign(data="fashion_mnist"), rows.assign(data="fashion_mnist", seed=1)])
+    alike = S.mask_match_text(both, ["shapes", "fashion_mnist"], 4, 0.75)
+    assert alike.count("Along the ratio series") == 1 and "(shapes, 1 seed; Fashion-MNIST, 2 seeds):" in alike
+    apart = pd.concat([rows, rows.assign(data="fashion_mnist", monitor_final=[0.005, 0.007, 0.010])])
+    two = S.mask_match_text(apart, ["shapes", "fashion_mnist"], 4, 0.75)
+    assert two.count("Along the ratio series") == 2 and two.endswith("(Fashion-MNIST, 1 seed).")
 
 
 def _fake_rows(seeds=(0, 1, 2), probe=lambda r, k: 0.5 + r / 10 + 0.001 * k):

@@ -618,27 +618,37 @@ def unit_series_text(frame, data: str, patch: int) -> str:
                + ", ".join(f"{v:.3f}" for v in r2r) + ")."))
 
 
-def mask_match_text(frame, data: str, patch: int, recon_ratio: float) -> str:
-    """A sentence for prose on the ratio series of ``data``: at which pretraining ratio each
-    reconstruction score is best, the PSNR on the common mask of ``recon_ratio`` and the loss on the
-    monitor's mask of ``MONITOR_RATIO`` (means over seeds), beside the ratio of the mask each is scored
-    on. Empty where the rows have neither. Directions only, whatever the number of seeds."""
+def mask_match_text(frame, data: str | Sequence[str], patch: int, recon_ratio: float) -> str:
+    """Sentences for prose on the ratio series of ``data`` (one dataset or several): at which
+    pretraining ratio each reconstruction score is best, the PSNR on the common mask of ``recon_ratio``
+    and the loss on the monitor's mask of ``MONITOR_RATIO`` (means over seeds), beside the ratio of the
+    mask each is scored on. Datasets that read alike share one sentence. Empty where the rows have
+    neither score. Directions only, whatever the number of seeds."""
+    readings: dict[tuple[tuple[str, bool], ...], list[str]] = {}
+    for d in ([data] if isinstance(data, str) else data):
+        clauses, n = _mask_match(frame, d, patch, recon_ratio)
+        if clauses:
+            readings.setdefault(tuple(clauses), []).append(f"{DATA_NAMES.get(d, d)}, {counted(n, 'seed')}")
+    return " ".join(
+        "Along the ratio series, " + " and ".join(text for text, _ in clauses) + f" ({'; '.join(where)})" + (
+            ": each score favours the model trained at the ratio of the mask it is scored with, so these "
+            "scores compare masks as much as models." if all(m for _, m in clauses) else ".")
+        for clauses, where in readings.items())
+
+
+def _mask_match(frame, data: str, patch: int, recon_ratio: float) -> tuple[list[tuple[str, bool]], int]:
+    """The clauses of :func:`mask_match_text` for one dataset, each with whether the best model was
+    trained at the ratio of the mask it is scored on, and the dataset's number of seeds."""
     by_ratio = series(frame, data, patch)[0]
-    parts, matched = [], []
+    clauses = []
     for metric, mask, best in (("psnr", recon_ratio, "highest"), ("monitor_final", MONITOR_RATIO, "lowest")):
         if metric not in by_ratio or by_ratio[metric].isna().all():
             continue
         means = by_ratio.groupby("x")[metric].mean().dropna()
         at = float(means.idxmax() if best == "highest" else means.idxmin())
-        parts.append(f"the {'PSNR' if metric == 'psnr' else 'loss'} on the mask of ratio {mask:g} is {best} "
-                     f"for the model pretrained at {at:g}")
-        matched.append(bool(np.isclose(at, mask)))
-    if not parts:
-        return ""
-    n = by_ratio["seed"].nunique() if "seed" in by_ratio else 1
-    return ("Along the ratio series, " + " and ".join(parts) + f" ({DATA_NAMES.get(data, data)}, {counted(n, 'seed')})" + (
-                ": each score favours the model trained at the ratio of the mask it is scored with, so these "
-                "scores compare masks as much as models." if all(matched) else "."))
+        clauses.append((f"the {'PSNR' if metric == 'psnr' else 'loss'} on the mask of ratio {mask:g} is {best} "
+                        f"for the model pretrained at {at:g}", bool(np.isclose(at, mask))))
+    return clauses, (by_ratio["seed"].nunique() if "seed" in by_ratio else 1)
 
 
 LATENT_LEVELS = ("r2_global", "r2_region", "r2_local")  # kernel R² per level of the shapes hierarchy
