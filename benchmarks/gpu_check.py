@@ -41,7 +41,7 @@ import train_throughput  # noqa: E402  (the throughput rows)
 
 from mae_hlvm.book import chapter_params  # noqa: E402
 from mae_hlvm.data.pretraining import pretraining_images  # noqa: E402
-from mae_hlvm.experiments import RunCache, sweep  # noqa: E402
+from mae_hlvm.experiments import RunCache, recorded, sweep  # noqa: E402
 from mae_hlvm.experiments.cache import git_commit  # noqa: E402
 from mae_hlvm.experiments.sweep import SweepResult  # noqa: E402
 from mae_hlvm.mae import PretrainConfig, pretrain  # noqa: E402
@@ -91,19 +91,16 @@ def sweep_params(dry: bool) -> sweep.SweepParams:
     return chapter_params("09_sweep", "gpu")  # the sweep chapter's gpu profile: one definition
 
 
-def extended(full: sweep.SweepParams, path: Path | None) -> tuple[sweep.SweepParams, list[dict]]:
-    """The parameters to record and the rows already held: ``full`` alone, or, with an earlier record
-    of the same sweep at ``path`` (``--extend``), its rows and the union of both runs' seeds. A record
-    of other settings (apart from seeds), or a stale one, is refused, naming what differs."""
+def extended(full: sweep.SweepParams, path: Path | None) -> tuple[sweep.SweepParams, list[dict], list[dict]]:
+    """The parameters to record, the rows already held and where they were computed: ``full`` alone,
+    or, with an earlier record of the same sweep at ``path`` (``--extend``), its rows, their
+    provenance and the union of both runs' seeds. A record of other settings (apart from seeds), or
+    a stale one, is refused, naming what differs."""
     if path is None:
-        return full, []
-    rec = sweep.load_recorded(path)
-    if rec.stale:
-        raise ValueError(f"--extend {path}: the record is stale ({'; '.join(rec.stale)}); start a new one")
-    if differ := rec.params.differences(full, ignore=("seeds",)):
-        raise ValueError(f"--extend {path}: the record's settings differ from this sweep's beyond the seeds "
-                         f"(record vs now: {differ}); extend only a record of the same profile")
-    return full.replace(seeds=tuple(sorted(set(rec.params.seeds) | set(full.seeds)))), rec.payload["rows"]
+        return full, [], []
+    if not path.is_file():
+        raise ValueError(f"--extend {path}: no such file; name an earlier sweep_gpu.json")
+    return sweep.keepable(path, full, "--extend")
 
 
 def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
@@ -116,7 +113,7 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
     records both together, so that leases add seeds and missing points to one record."""
     full = sweep_params(dry)
     full = full.replace(seeds=tuple(seeds)) if seeds else full
-    recorded_params, held = extended(full, extend)
+    recorded_params, held, earlier = extended(full, extend)
     command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "") + (
         f" --seeds {' '.join(map(str, full.seeds))}" if seeds else "") + (" --extend <record>" if extend else "")
     grid = {sweep.row_key(p, kind): i for i, (p, kind) in enumerate(sweep.runs(recorded_params))}
@@ -134,7 +131,8 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
         done[tuple(row[k] for k in sweep.ROW_KEY)] = row
         rows = sorted(done.values(), key=lambda r: grid[tuple(r[k] for k in sweep.ROW_KEY)])
         sweep.record(SweepResult(recorded_params, rows, trained, time.perf_counter() - t0,
-                                 sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command)
+                                 sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command,
+                     recorded.restrict(earlier, done))
         if len(done) < len(grid) and time.perf_counter() + 1.5 * longest > deadline:
             stopped = f"stopped before the deadline after {len(done)} of {len(grid)} points"
             break

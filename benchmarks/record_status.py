@@ -4,19 +4,23 @@
 The time left is each unfinished run's remaining steps times the median step of the complete runs
 in the cache (interrupted ones too) with the same ratio, model, batch and data (this machine, as measured while they
 trained), else the same ratio, model and batch; runs with no such measured run are counted apart.
-Evaluation adds about 45 s a run.
-Reads the cache only; trains nothing.
+Evaluation adds about 45 s a run. A run whose row a current record under ``book/recorded/`` holds
+(the sweep's pending rows included) counts as recorded, not as left, whatever the cache holds: the
+cache of an earlier session may be gone, its records are not.
+Reads the cache and the records only; trains nothing.
 
-    python benchmarks/record_status.py
+    python benchmarks/record_status.py [--records DIR]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
+from pathlib import Path
 
-from mae_hlvm.book import chapter_params
-from mae_hlvm.experiments import RunCache
+from mae_hlvm.book import chapter_params, find_root
+from mae_hlvm.experiments import RunCache, recorded, section36, sweep
 from mae_hlvm.experiments.cache import config_key
 from mae_hlvm.experiments.pretraining import KIND, PretrainingParams, steps_done
 from mae_hlvm.mae.train import step_seconds
@@ -48,17 +52,39 @@ def measured_steps(cache: RunCache) -> dict[tuple, list[float]]:
     return out
 
 
-def main() -> int:
+def recorded_keys(folder: Path) -> set[str]:
+    """The cache keys of the trainings whose rows the current records in ``folder`` hold: the Section
+    3.6 record's (suggestion, arm, seed) rows, the sweep record's and its pending file's pretrained
+    rows. A stale record counts for nothing (its rows would be computed again)."""
+    keys: set[str] = set()
+    s36 = recorded.load(folder / "section36_cpu.json", section36.load_recorded)
+    if s36 is not None and s36.current:
+        held = {(r["suggestion"], r["arm"], r["seed"]) for r in s36.payload["rows"]}
+        keys |= {config_key(KIND, p.cache_config()) for s, arm, p in s36.params.runs() if (s, arm, p.seed) in held}
+    for path in (folder / "sweep_cpu.json", recorded.pending_path(folder / "sweep_cpu.json")):
+        rec = recorded.load(path, sweep.load_recorded)
+        if rec is not None and rec.current:
+            held = {tuple(r[k] for k in sweep.ROW_KEY) for r in rec.payload["rows"]}
+            keys |= {config_key(KIND, p.cache_config()) for p, kind in sweep.runs(rec.params)
+                     if kind == "pretrained" and sweep.row_key(p, kind) in held}
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=Path, default=None, help="default: book/recorded")
+    args = ap.parse_args(argv)
+    in_records = recorded_keys(args.records or find_root() / "book" / "recorded")
     cache = RunCache()
     s36 = [(f"Section 3.6 ({s}, {arm})", run) for s, arm, run in chapter_params("10_section36", "paper").runs()]
     sw = [("sweep", p) for p in chapter_params("09_sweep", "paper").points()]
     measured = measured_steps(cache)
     seen: set[str] = set()
-    print("| record | runs | complete | started | steps left | training left (h) |")
-    print("|---|---|---|---|---|---|")
+    print("| record | runs | recorded | complete | started | steps left | training left (h) |")
+    print("|---|---|---|---|---|---|---|")
     total_h, unknown = 0.0, 0
     for name, runs in (("Section 3.6", s36), ("sweep (after Section 3.6)", sw)):
-        n = done = started = left = 0
+        n = held = done = started = left = 0
         hours = 0.0
         for _, p in runs:
             key = config_key(KIND, p.cache_config())
@@ -66,6 +92,9 @@ def main() -> int:
                 continue
             seen.add(key)
             n += 1
+            if key in in_records:
+                held += 1
+                continue
             k = steps_done(p, cache)
             done += k == p.steps
             started += 0 < k < p.steps
@@ -78,7 +107,7 @@ def main() -> int:
                 else:
                     unknown += 1
         total_h += hours
-        print(f"| {name} | {n} | {done} | {started} | {left} | {hours:.1f} |")
+        print(f"| {name} | {n} | {held} | {done} | {started} | {left} | {hours:.1f} |")
     print(f"\nTraining left: about {total_h:.1f} h" + (f", plus {unknown} run(s) at a ratio with no measured step"
                                                        if unknown else "") + ".")
     return 0

@@ -1,10 +1,14 @@
 """Run the recorded multi-seed sweep (too long for ``make book``) and write its small recorded form.
 
-Trains one point at a time through the run cache, so an interrupted run (a session that ends, a
-killed process) continues where it stopped when started again; after every (seed, dataset) block the
-rows done so far are written to the record, so a partial record always reflects finished points (the
-chapter counts the seeds per dataset from the rows, not from the profile); while they are fewer than
-the record already there holds, they go to ``sweep_cpu.partial.json`` beside it instead.
+Trains one point at a time, in blocks of one seed and one dataset (the grid's points and the
+untrained twin). The record, ``book/recorded/sweep_cpu.json``, holds the finished blocks only (the
+chapter counts the seeds per dataset from its rows); the finished rows of a block still open are
+kept beside it in ``sweep_cpu.pending.json``, rewritten after every point. Both files are committed,
+and the recording goes on from them: rows either holds are kept, not computed again (their
+provenance goes with them, under ``earlier``), so a session that ends, or a run cache that does not
+survive it, costs at most the point in progress (which also resumes from its checkpoint while the
+cache is there). A record of other settings, or a stale one, is refused rather than mixed with new
+rows: move it away, or write elsewhere with ``--out``.
 
     python benchmarks/sweep_record.py          # the sweep chapter's paper profile: 3 seeds x 2 datasets (hours)
     python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out sweep-seed0.json
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from mae_hlvm.book import chapter_params, find_root
 from mae_hlvm.experiments.cache import commit_of_this_process
 from mae_hlvm.experiments import recorded, sweep
+from mae_hlvm.experiments.prose import counted
 from mae_hlvm.experiments.sweep import SweepResult
 
 
@@ -31,21 +37,57 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     commit_of_this_process()  # the records name the code that starts now, not a later HEAD
     out = args.out or find_root() / "book" / "recorded" / "sweep_cpu.json"
+    pending = recorded.pending_path(out)
     command = "python benchmarks/sweep_record.py " + shlex.join((argv if argv is not None else sys.argv[1:]))
     full = chapter_params("09_sweep", "paper")  # one definition of the recorded setting: that profile
     full = full.replace(**{k: tuple(v) for k, v in (("seeds", args.seeds), ("datasets", args.datasets)) if v})
-    rows, trained, seconds, train_seconds = [], 0, 0.0, 0.0
-    for seed in full.seeds:  # seed-major: a partial record covers both datasets as early as possible
-        for data in full.datasets:
-            part = sweep.run(full.replace(datasets=(data,), seeds=(seed,)), device=args.device,
-                             progress=lambda line: print(line, flush=True))
-            rows += part.rows
-            trained, seconds, train_seconds = (trained + part.trained, seconds + part.seconds,
-                                               train_seconds + part.train_seconds)
-            result = SweepResult(full, rows, trained, seconds, train_seconds)
-            saved = recorded.save_progress(out, rows, sweep.ROW_KEY, lambda path: sweep.record(result, path, command))
-            print(f"[record] {data}, seed {seed} done: {saved}", flush=True)
+    done: dict[tuple, dict] = {}
+    earlier: list[dict] = []
+    for path, flag in ((out, "the record"), (pending, "the pending rows")):
+        try:
+            full, rows, where = sweep.keepable(path, full, flag, ignore=("seeds", "datasets"))
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        new = [r for r in rows if key(r) not in done]
+        done.update((key(r), r) for r in new)
+        earlier += recorded.restrict(where, [key(r) for r in new])
+    if done:
+        print(f"[record] kept {len(done)} rows of {out.name} and {pending.name}, not computed again", flush=True)
+    blocks = [[sweep.row_key(p, kind) for p, kind in sweep.runs(full.replace(datasets=(d,), seeds=(s,)))]
+              for s in full.seeds for d in full.datasets]  # seed-major: both datasets as early as possible
+    trained, t0 = 0, time.perf_counter()
+
+    def save() -> str:
+        finished = [done[k] for b in blocks if all(k in done for k in b) for k in b]
+        open_rows = [done[k] for b in blocks if not all(k in done for k in b) for k in b if k in done]
+
+        def write(rows: list[dict], path: Path) -> Path:
+            result = SweepResult(full, rows, trained, time.perf_counter() - t0, sum(r["train_seconds"] for r in rows))
+            return sweep.record(result, path, command, recorded.restrict(earlier, [key(r) for r in rows]))
+
+        saved = (recorded.save_progress(out, finished, sweep.ROW_KEY, lambda path: write(finished, path))
+                 if finished or out.is_file() else "no block finished yet")
+        if open_rows:
+            write(open_rows, pending)
+        else:
+            pending.unlink(missing_ok=True)
+        return saved + (f"; {counted(len(open_rows), 'row')} of open blocks in {pending.name}" if open_rows else "")
+
+    order = {(s, d): i for i, (s, d) in enumerate((s, d) for s in full.seeds for d in full.datasets)}
+    for row, was_trained in sweep.rows(full, device=args.device, progress=lambda line: print(line, flush=True),
+                                       order=lambda p: order[p.seed, p.data], skip=set(done)):
+        trained += was_trained
+        done[key(row)] = row
+        print(f"[record] {row['data']}, seed {row['seed']}, ratio {row['ratio']}, unit {row['unit']} "
+              f"({row['kind']}) done: {save()}", flush=True)
+    print(f"[record] all {len(done)} runs done: {save()}", flush=True)
     return 0
+
+
+def key(row: dict) -> tuple:
+    """A row's ``sweep.ROW_KEY`` fields."""
+    return tuple(row[k] for k in sweep.ROW_KEY)
 
 
 if __name__ == "__main__":

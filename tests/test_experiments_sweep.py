@@ -225,47 +225,126 @@ def test_save_progress_writes_where_target_says_and_drops_an_overtaken_partial(t
     assert not partial.exists() and len(written) == 2
 
 
-def test_the_record_scripts_divert_a_smaller_rewrite(tmp_path, benchmark_script, monkeypatch):
-    """sweep_record.py and section36_record.py, restarted beside a record of more seeds than they
-    have done, write beside it and leave it as it was (their trainings replaced by stand-ins)."""
+def test_section36_record_diverts_a_smaller_rewrite(tmp_path, benchmark_script, monkeypatch):
+    """section36_record.py, restarted beside a record of more seeds than it has done, writes beside it
+    and leaves it as it was (its trainings replaced by stand-ins)."""
     from mae_hlvm.experiments import section36
-
-    def fake_sweep(params, **kwargs):
-        rows = [dict(data=d, seed=s, ratio=0.75, unit=4, kind="pretrained", train_seconds=1.0, probe=0.5)
-                for d in params.datasets for s in params.seeds]
-        return S.SweepResult(params, rows, 0, 0.0, 0.0)
 
     def fake_s36(params, **kwargs):
         rows = [dict(suggestion=g, arm=a, data="shapes", seed=s, ratio=0.75, probe=0.5)
                 for g in params.suggestions for a in ("suggestion", "baseline") for s in params.seeds]
         return section36.Section36Result(params, rows, 0, 0.0)
 
-    monkeypatch.setattr(S, "run", fake_sweep)
     monkeypatch.setattr(section36, "run", fake_s36)
-    for name, make, argv in (("sweep_record", fake_sweep, ["--datasets", "shapes"]),
-                             ("section36_record", fake_s36, ["--suggestions", "object"])):
-        script = benchmark_script(name)
-        out = tmp_path / f"{name}.json"
-        big = make(S.SweepParams(seeds=(0, 1, 2, 3)) if name == "sweep_record" else
-                   section36.Section36Params(suggestions=("object",), seeds=(0, 1, 2, 3)))
-        (S if name == "sweep_record" else section36).record(big, out, command="the longer recording")
-        before = out.read_text()
-        assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
-        assert out.read_text() == before, name  # the record of four seeds is kept
-        partial = json.loads((tmp_path / f"{name}.partial.json").read_text())
-        assert sorted({r["seed"] for r in partial["rows"]}) == [0, 1], name
-        # run again over a record of exactly its rows, it leaves that record (and its provenance) alone
-        (tmp_path / f"{name}.partial.json").rename(out)
-        before = out.read_text()
-        stale_partial = tmp_path / f"{name}.partial.json"
-        stale_partial.write_text("{}")
-        assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
-        assert out.read_text() == before and not stale_partial.exists(), name   # the partial is out of date
-        # a recorder that catches up with a record writes it and leaves no partial beside it
-        stale_partial.write_text("{}")
-        assert script.main([*argv, "--seeds", "0", "1", "2", "--out", str(out)]) == 0
-        assert len(json.loads(out.read_text())["rows"]) > len(json.loads(before)["rows"]), name
-        assert not stale_partial.exists(), name
+    script, argv = benchmark_script("section36_record"), ["--suggestions", "object"]
+    out, partial = tmp_path / "s36.json", tmp_path / "s36.partial.json"
+    section36.record(fake_s36(section36.Section36Params(suggestions=("object",), seeds=(0, 1, 2, 3))), out,
+                     command="the longer recording")
+    before = out.read_text()
+    assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
+    assert out.read_text() == before  # the record of four seeds is kept
+    assert sorted({r["seed"] for r in json.loads(partial.read_text())["rows"]}) == [0, 1]
+    # run again over a record of exactly its rows, it leaves that record (and its provenance) alone
+    partial.rename(out)
+    before = out.read_text()
+    partial.write_text("{}")
+    assert script.main([*argv, "--seeds", "0", "1", "--out", str(out)]) == 0
+    assert out.read_text() == before and not partial.exists()   # the partial is out of date
+    # a recorder that catches up with a record writes it and leaves no partial beside it
+    partial.write_text("{}")
+    assert script.main([*argv, "--seeds", "0", "1", "2", "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["rows"]) > len(json.loads(before)["rows"])
+    assert not partial.exists()
+
+
+class FakeRows:
+    """``sweep.rows`` with stand-in rows (no training): what it computed, and an optional point after
+    which it stops as a killed recorder would."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.computed: list[tuple] = []
+        self.stop_after = stop_after
+
+    def __call__(self, params, cache=None, device="cpu", progress=None, order=None, skip=()):
+        todo = [(p, k) for p, k in S.runs(params) if S.row_key(p, k) not in set(skip)]
+        for p, kind in sorted(todo, key=lambda pk: order(pk[0])) if order else todo:
+            if self.stop_after is not None and len(self.computed) == self.stop_after:
+                raise KeyboardInterrupt
+            self.computed.append(S.row_key(p, kind))
+            yield dict(zip(S.ROW_KEY, S.row_key(p, kind)), train_seconds=1.0, probe=0.5), True
+
+
+def test_sweep_record_keeps_finished_rows_across_a_lost_cache(tmp_path, benchmark_script, monkeypatch):
+    """A recorder killed mid-block keeps the block's finished rows in the pending file; started again
+    (its run cache gone), it computes only what neither file holds, writes the record when the block
+    is done, drops the pending file, and names where the carried-over rows were computed."""
+    from mae_hlvm.experiments import recorded
+
+    script = benchmark_script("sweep_record")
+    out, pending = tmp_path / "sweep_cpu.json", tmp_path / "sweep_cpu.pending.json"
+    argv = ["--datasets", "shapes", "--seeds", "0", "1", "--out", str(out)]
+    block = len(S.runs(script.chapter_params("09_sweep", "paper").replace(datasets=("shapes",), seeds=(0,))))
+    first = FakeRows(stop_after=block + 2)
+    monkeypatch.setattr(S, "rows", first)
+    with pytest.raises(KeyboardInterrupt):
+        script.main(argv)
+    rec, held = S.load_recorded(out), S.load_recorded(pending)
+    assert {r["seed"] for r in rec.payload["rows"]} == {0} and len(rec.payload["rows"]) == block
+    assert [tuple(r[k] for k in S.ROW_KEY) for r in held.payload["rows"]] == first.computed[block:]
+    assert "earlier" not in rec.payload   # every row its own
+    # the earlier recording's provenance, as a later session would find it
+    for path in (out, pending):
+        payload = json.loads(path.read_text())
+        path.write_text(json.dumps({**payload, "commit": "a" * 40, "date": "2026-11-28T00:00:00+00:00"}))
+    second = FakeRows()
+    monkeypatch.setattr(S, "rows", second)
+    assert script.main(argv) == 0
+    assert len(second.computed) == block - 2 and not set(second.computed) & set(first.computed)
+    assert not pending.exists()
+    rec = S.load_recorded(out)
+    assert len(rec.frame()) == 2 * block and rec.partial() == "" and not rec.stale
+    assert [tuple(r[k] for k in S.ROW_KEY) for r in rec.payload["rows"]] == first.computed + second.computed
+    (source,) = rec.payload["earlier"]
+    assert source["commit"] == "a" * 40 and [tuple(k) for k in source["rows"]] == first.computed
+    assert rec.provenance_text().endswith(f"; {block + 2} of its rows from an earlier recording "
+                                          "(commit aaaaaaaa, 2026-11-28)")
+    # a third start finds nothing to do and leaves the record as it is
+    before, third = out.read_text(), FakeRows()
+    monkeypatch.setattr(S, "rows", third)
+    assert script.main(argv) == 0
+    assert third.computed == [] and out.read_text() == before
+    # asked for one seed, it keeps the record's others (nothing is dropped)
+    assert script.main(["--datasets", "shapes", "--seeds", "0", "--out", str(out)]) == 0
+    assert out.read_text() == before and recorded.lost_rows(out, [], S.ROW_KEY) == 2 * block
+
+
+def test_sweep_record_refuses_to_mix_rows_of_other_settings(tmp_path, benchmark_script, monkeypatch, capsys):
+    script = benchmark_script("sweep_record")
+    out = tmp_path / "sweep_cpu.json"
+    other = script.chapter_params("09_sweep", "paper").replace(ratios=(0.5, 0.75))
+    S.record(S.SweepResult(other, [], 0, 0.0, 0.0), out, "pytest")
+    monkeypatch.setattr(S, "rows", FakeRows(stop_after=0))       # would raise if anything trained
+    assert script.main(["--out", str(out)]) == 2
+    assert "error: the record " + str(out) + ": the record's settings differ from this sweep's beyond the " \
+           "seeds and datasets (record vs now: {'ratios': ([0.5, 0.75], [0.1, 0.25, 0.5, 0.75, 0.9])})" \
+           in capsys.readouterr().err
+
+
+def test_sources_follow_rows_through_two_carry_overs():
+    from mae_hlvm.experiments import recorded
+
+    row = dict(data="shapes", ratio=0.75, unit=4, kind="pretrained")
+    rows = [{**row, "seed": s} for s in (0, 1, 2)]
+    keys = [tuple(r[k] for k in S.ROW_KEY) for r in rows]
+    first = {"commit": "c1", "machine": {}, "date": "d1", "command": "x", "rows": rows[:2]}
+    # a second recording carried seed 0 and 1 over from the first and computed seed 2 itself
+    second = {"commit": "c2", "machine": {}, "date": "d2", "command": "y", "rows": rows,
+              "earlier": recorded.sources(first, keys[:2], S.ROW_KEY)}
+    assert [s["commit"] for s in second["earlier"]] == ["c1"]
+    got = recorded.sources(second, keys[1:], S.ROW_KEY)
+    assert [(s["commit"], [tuple(k) for k in s["rows"]]) for s in got] == [("c1", [keys[1]]), ("c2", [keys[2]])]
+    assert recorded.restrict(got, keys[2:]) == [got[1]]
+    assert recorded.pending_path("a/sweep_cpu.json").name == "sweep_cpu.pending.json"
 
 
 def test_latent_r2_averages_a_vector_latents_components():

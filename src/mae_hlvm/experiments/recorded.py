@@ -11,13 +11,21 @@ instead of showing it as current.
 format, its parameters class and what "resolves to" means for it. A recorder that rewrites its record
 as runs finish asks :func:`target` where to write, so that a run starting again from its first seed
 never replaces a record holding more than it has done yet.
+
+A recording outlives a session (hours of CPU; a session's run cache may not survive it), so a
+recorder also keeps the rows it has finished, not only the blocks: the rows of a block still open go
+to ``<name>.pending.json`` beside the record (committed like it; the book never reads it), and a
+recorder started again keeps the rows of both files instead of computing them again. Rows carried
+over from an earlier recording keep that recording's provenance: a record names its own commit,
+machine, date and command for the rows it computed, and lists the others under ``earlier``
+(:func:`sources`).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Collection, Sequence, TypeVar
 
 import mae_hlvm
 
@@ -51,9 +59,18 @@ class Recorded:
         return not self.stale
 
     def provenance_text(self) -> str:
-        """Where the rows come from, for prose: "the command ..., 2026-11-27, commit c120a15c"."""
+        """Where the rows come from, for prose: "the command ..., 2026-11-27, commit c120a15c", and,
+        where it carried rows over from earlier recordings, "; 21 of its rows from an earlier recording
+        (commit 923a7384, 2026-11-28)"."""
         p = self.payload
-        return f"the command {p['command'].strip()}, {p['date'][:10]}, commit {p['commit'][:8]}"
+        own = f"the command {p['command'].strip()}, {p['date'][:10]}, commit {p['commit'][:8]}"
+        earlier = p.get("earlier") or []
+        if not earlier:
+            return own
+        n = sum(len(s["rows"]) for s in earlier)
+        which = "; ".join(f"commit {s['commit'][:8]}, {s['date'][:10]}" for s in earlier)
+        return (f"{own}; {n} of its rows from {'an earlier recording' if len(earlier) == 1 else 'earlier recordings'} "
+                f"({which})")
 
 
 def load(path: str | Path, loader: Callable[[Path], R]) -> R | None:
@@ -93,6 +110,41 @@ def target(path: str | Path, rows: Sequence[dict[str, Any]], key: Sequence[str])
     return path if _lost(held, rows, key) == 0 else partial_path(path)
 
 
+def pending_path(path: str | Path) -> Path:
+    """Where a recorder keeps the finished rows of blocks it has not finished, beside the record at
+    ``path`` (``<name>.pending.json``; committed, so that the next session goes on from them)."""
+    path = Path(path)
+    return path.with_name(path.stem + ".pending.json")
+
+
+def sources(payload: dict[str, Any], keys: Collection[tuple], key: Sequence[str]) -> list[dict[str, Any]]:
+    """Where the rows ``keys`` (their ``key`` fields) of the record ``payload`` were computed, as a
+    recorder that carries them over lists them under ``earlier``: one entry per recording, its
+    commit, machine, date and command and the keys of its rows among ``keys`` (the record's own
+    provenance for the rows it computed, the sources it lists for those it carried over itself)."""
+    earlier = payload.get("earlier") or []
+    carried = {tuple(k) for s in earlier for k in s["rows"]}
+    own = [list(k) for k in (tuple(r.get(f) for f in key) for r in payload["rows"]) if k not in carried]
+    mine = {**{f: payload.get(f) for f in ("commit", "machine", "date", "command")}, "rows": own}
+    return restrict([*earlier, mine], keys)
+
+
+def restrict(sources: Sequence[dict[str, Any]], keys: Collection[tuple]) -> list[dict[str, Any]]:
+    """``sources`` (:func:`sources`' entries) cut to the rows whose keys are among ``keys``: an entry
+    left with no row is dropped, and entries of one recording (same commit, machine and command: its
+    record and its pending file) become one, dated by the later."""
+    keys, merged = {tuple(k) for k in keys}, {}
+    for s in sources:  # one entry per recording: the record and the pending file of one are one source
+        rows = [k for k in s["rows"] if tuple(k) in keys]
+        same = (s.get("commit"), json.dumps(s.get("machine"), sort_keys=True), s.get("command"))
+        if rows and same in merged:
+            held = merged[same]
+            merged[same] = {**held, "date": max(held["date"], s["date"]), "rows": held["rows"] + rows}
+        elif rows:
+            merged[same] = {**s, "rows": rows}
+    return list(merged.values())
+
+
 def partial_path(path: str | Path) -> Path:
     """Where :func:`target` puts the rows of a recorder still catching up with the record at ``path``."""
     path = Path(path)
@@ -122,11 +174,13 @@ def _canonical(rows: Any) -> str:
     return json.dumps(rows, sort_keys=True, allow_nan=True)
 
 
-def write(path: str | Path, fmt: str, params: Params, body: dict[str, Any], command: str) -> Path:
+def write(path: str | Path, fmt: str, params: Params, body: dict[str, Any], command: str,
+          earlier: Sequence[dict[str, Any]] = ()) -> Path:
     """Write a record atomically: format, library version, parameters, ``body`` (the resolved
-    configurations and the rows), provenance and the command that made it."""
+    configurations and the rows), provenance and the command that made it, and ``earlier``, the
+    recordings some of the rows were carried over from (:func:`sources`; left out when none)."""
     payload = {"format": fmt, "version": mae_hlvm.__version__, "params": params.to_dict(), **body,
-               **provenance(), "command": command}
+               **provenance(), "command": command, **({"earlier": list(earlier)} if earlier else {})}
     return write_json(path, payload)
 
 

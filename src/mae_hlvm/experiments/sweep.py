@@ -210,12 +210,19 @@ def rows(params: SweepParams, cache: RunCache | None = None, device: str = "cpu"
         if progress:
             progress(f"[sweep] {i + 1}/{len(todo)}: {p.data}, seed {p.seed}, "
                      f"ratio {p.mask_ratio}, unit {p.mask_unit} px ({kind})")
-        r = pretraining_run(p, cache, device=device)
-        res = evaluate(r, suite, cache, device=device)
-        yield ({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
-                "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
-                "train_seconds": r.train_seconds, **r.cost, **metric_values(res),
-                "monitor_final": final_monitor_loss(r, cache)}, not r.reused)
+        yield point_row(p, kind, suite, cache, device)
+
+
+def point_row(p: PretrainingParams, kind: str, suite: EvaluationParams, cache: RunCache,
+              device: str = "cpu") -> tuple[dict[str, Any], bool]:
+    """Train (or load) the run ``p`` and score it with ``suite``: its row of the record and whether it
+    was trained now (False: it came from the cache)."""
+    r = pretraining_run(p, cache, device=device)
+    res = evaluate(r, suite, cache, device=device)
+    return ({"data": p.data, "seed": p.seed, "ratio": p.mask_ratio, "unit": p.mask_unit, "kind": kind,
+             "effective_ratio": r.effective_mask_ratio, "final_loss": r.record.get("final_loss"),
+             "train_seconds": r.train_seconds, **r.cost, **metric_values(res),
+             "monitor_final": final_monitor_loss(r, cache)}, not r.reused)
 
 
 def run(params: SweepParams, cache: RunCache | None = None, device: str = "cpu",
@@ -429,14 +436,15 @@ RECORD_FORMAT = "mae_hlvm.sweep/1"
 ROW_KEY = ("data", "seed", "ratio", "unit", "kind")  # what tells two rows of a record apart
 
 
-def record(result: SweepResult, path: str | Path, command: str) -> Path:
+def record(result: SweepResult, path: str | Path, command: str, earlier: Sequence[dict[str, Any]] = ()) -> Path:
     """Write the sweep's rows in the small recorded form (:mod:`.recorded`): the sweep's parameters,
-    the resolved pretraining and suite configurations of its points, commit, machine, date, command."""
+    the resolved pretraining and suite configurations of its points, commit, machine, date, command,
+    and the earlier recordings rows were carried over from (``earlier``, :func:`.recorded.sources`)."""
     p = result.params
     return recorded.write(path, RECORD_FORMAT, p, {
         "pretraining_config": p.base().cache_config(), "suite": p.evaluation().to_dict(), "rows": result.rows,
         "trained_in_this_call": result.trained, "wall_seconds": result.seconds,
-        "train_seconds": result.train_seconds}, command)
+        "train_seconds": result.train_seconds}, command, earlier)
 
 
 class Recorded(recorded.Recorded):
@@ -466,6 +474,31 @@ def load_recorded(path: str | Path) -> Recorded:
             [] if params.evaluation().to_dict() == payload["suite"] else ["the evaluation suite has changed"])
 
     return recorded.read(path, RECORD_FORMAT, Recorded, changes)
+
+
+def keepable(path: str | Path, params: SweepParams, flag: str, ignore: Sequence[str] = ("seeds",)
+             ) -> tuple[SweepParams, list[dict[str, Any]], list[dict[str, Any]]]:
+    """What a recorder of ``params`` keeps of the record at ``path`` instead of computing it again:
+    the parameters of both together (``params`` with the record's seeds, and datasets where
+    ``ignore`` names them, added), the record's rows, and where they were computed
+    (:func:`.recorded.sources`); ``params``, no rows and no sources where there is no file. A stale
+    record, or one whose settings differ from ``params`` beyond the knobs ``ignore`` names, is refused,
+    naming what differs and ``flag``, the option that read it."""
+    if not Path(path).is_file():
+        return params, [], []
+    rec = load_recorded(path)
+    if rec.stale:
+        raise ValueError(f"{flag} {path}: the record is stale ({'; '.join(rec.stale)}); its rows cannot be "
+                         "kept beside new ones: start a new record")
+    if differ := rec.params.differences(params, ignore=tuple(ignore)):
+        raise ValueError(f"{flag} {path}: the record's settings differ from this sweep's beyond the "
+                         f"{' and '.join(ignore)} (record vs now: {differ}); keep rows only of a record of the same "
+                         "profile")
+    both = params.replace(seeds=tuple(sorted(set(rec.params.seeds) | set(params.seeds))))
+    if "datasets" in ignore:
+        both = both.replace(datasets=tuple(dict.fromkeys(params.datasets + rec.params.datasets)))
+    rows = rec.payload["rows"]
+    return both, rows, recorded.sources(rec.payload, [tuple(r[k] for k in ROW_KEY) for r in rows], ROW_KEY)
 
 
 def shown_frames(frame, label: str, rec: Recorded | None) -> dict[str, Any]:
