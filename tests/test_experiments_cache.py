@@ -32,7 +32,7 @@ def test_begin_finish_lookup(tmp_path):
     done = cache.finish(run, loss=0.5)
     found = cache.lookup("train", cfg)
     assert found.complete and found.record["loss"] == 0.5 and found.record["finished"]["commit"]
-    assert {"host", "cpu_cores"} <= set(found.record["finished"]["machine"])
+    assert {"host", "cpu_cores", "cpu_model", "cpu_capability"} <= set(found.record["finished"]["machine"])
     with pytest.raises(C.CacheError, match="complete already"):
         cache.begin("train", cfg)
     assert cache.lookup("train", {"x": 2}) is None

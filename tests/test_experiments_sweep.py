@@ -503,3 +503,23 @@ def test_point_table_shows_mean_and_t_interval_half_width():
     table = S.point_table(pd.DataFrame(rows), "shapes", 4, ["probe"], scale=100)
     # two seeds: half-width t(0.975, 1) * sd / sqrt(2) = 12.706 * 2.828 / 1.414 = 25.4 points
     assert table.to_dict() == {"linear probe top-1": {"r = 0.75, unit 2 patches": "32 ± 25", "random init": "20"}}
+
+
+def test_keepable_takes_a_records_rows_and_seeds_and_refuses_a_stale_one(tmp_path):
+    params = S.SweepParams(ratios=(0.75,), unit_patches=(1,), seeds=(0,))
+    rows = [dict(zip(S.ROW_KEY, S.row_key(p, kind)), train_seconds=1.0) for p, kind in S.runs(params)]
+    path = S.record(S.SweepResult(params.replace(seeds=(3,)), [{**r, "seed": 3} for r in rows], 0, 0.0, 0.0),
+                    tmp_path / "r.json", "the first")
+    both, kept, where = S.keepable(path, params, "--extend")
+    assert both.seeds == (0, 3) and len(kept) == len(rows) and [s["command"] for s in where] == ["the first"]
+    assert S.keepable(tmp_path / "none.json", params, "--extend") == (params, [], [])
+    # datasets join the union only where asked
+    with pytest.raises(ValueError, match=r"beyond the seeds \(record vs now: \{'datasets'"):
+        S.keepable(path, params.replace(datasets=("fashion_mnist",)), "--extend")
+    assert S.keepable(path, params.replace(datasets=("fashion_mnist",)), "x", ignore=("seeds", "datasets")
+                      )[0].datasets == ("fashion_mnist", "shapes")
+    payload = json.loads(path.read_text())
+    path.write_text(json.dumps({**payload, "version": "0.0.1"}))
+    with pytest.raises(ValueError, match=r"--extend .*r.json: the record is stale \(it was computed by library "
+                                         r"version 0.0.1, .*\); its rows cannot be kept beside new ones"):
+        S.keepable(path, params, "--extend")

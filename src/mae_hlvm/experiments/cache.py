@@ -111,16 +111,30 @@ def git_commit(start: Path | None = None) -> str:
 
 
 def machine() -> dict[str, Any]:
-    """What a timing depends on: host, CPU, cores, torch threads, accelerator."""
+    """What a timing depends on, and what a result's last digits do: host, CPU (its model name and the
+    vector instructions torch's kernels use, which decide how sums are rounded), cores, torch threads,
+    accelerator."""
     import torch
 
     info: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(terse=True),
-                            "processor": platform.processor() or platform.machine(),
+                            "processor": platform.processor() or platform.machine(), "cpu_model": _cpu_model(),
+                            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                             "cpu_cores": os.cpu_count(), "torch": torch.__version__,
                             "torch_threads": torch.get_num_threads()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=None)

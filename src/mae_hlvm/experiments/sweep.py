@@ -532,8 +532,8 @@ def status_text(rec: Recorded | None, where: str) -> str:
     if not rec.current:
         return f"The recorded sweep in {where} is stale ({'; '.join(rec.stale)}): it is not shown."
     return (f"The recorded sweep ({where}: {rec.partial() or 'the full grid'}; {rec.provenance_text()}) is "
-            "shown beside this execution, labelled as recorded. Where it reuses this execution's cached runs "
-            "(the same seed and point), the two series are the same runs, not two confirmations.")
+            "shown beside this execution, labelled as recorded. Where both hold the same seed and point, the two "
+            "are one run (from the run cache) or that run computed again, not two confirmations.")
 
 
 def probe_gap_text(frame, data: str, patch: int, source: str) -> str:
