@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     full = full.replace(**{k: tuple(v) for k, v in (("seeds", args.seeds), ("datasets", args.datasets)) if v})
     done: dict[tuple, dict] = {}
     earlier: list[dict] = []
+    kept: list[str] = []
     for path, flag in ((out, "the record"), (pending, "the pending rows")):
         try:
             full, rows, where = sweep.keepable(path, full, flag, ignore=("seeds", "datasets"))
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         new = [r for r in rows if key(r) not in done]
         done.update((key(r), r) for r in new)
         earlier += recorded.restrict(where, [key(r) for r in new])
-    if done:
-        print(f"[record] kept {len(done)} rows of {out.name} and {pending.name}, not computed again", flush=True)
+        kept += [f"{counted(len(new), 'row')} of {path.name}"] if new else []
+    if kept:
+        print(f"[record] kept {' and '.join(kept)}, not computed again", flush=True)
     blocks = [[sweep.row_key(p, kind) for p, kind in sweep.runs(full.replace(datasets=(d,), seeds=(s,)))]
               for s in full.seeds for d in full.datasets]  # seed-major: both datasets as early as possible
     trained, t0 = 0, time.perf_counter()
