@@ -244,7 +244,15 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, images):
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = read_metrics(tmp_path / "ddp")
     assert [h["step"] for h in two] == [1, 2, 3, 4]
-    assert [h["loss"] for h in two] == pytest.approx(one.losses, rel=2e-5)
+    losses = [h["loss"] for h in two]
+    # Before the optimiser has moved far, the two runs differ only in how the all-reduce rounds: the
+    # first two losses agree to about 1e-7. Adam then divides each gradient by its own running size,
+    # which magnifies last-digit differences in near-zero components: after two updates the losses
+    # differed by 5.9e-5 (relative) on an AVX512 CPU, 2026-12-06, and under 2e-5 on the AVX2 machine
+    # before it. A bug shows in the very first loss: half the batch moves it by 2.4e-2, other masks and
+    # weights (seed 1) by 1.7e-2 (measured on the same micro model).
+    assert losses[:2] == pytest.approx(one.losses[:2], rel=1e-6)
+    assert losses == pytest.approx(one.losses, rel=1e-3)
 
 
 def test_pretrain_name_is_the_function_after_importing_the_cli_modules(images):
