@@ -8,7 +8,8 @@ and the recording goes on from them: rows either holds are kept, not computed ag
 provenance goes with them, under ``earlier``), so a session that ends, or a run cache that does not
 survive it, costs at most the point in progress (which also resumes from its checkpoint while the
 cache is there). A record of other settings, or a stale one, is refused rather than mixed with new
-rows: move it away, or write elsewhere with ``--out``.
+rows: move it away, or write elsewhere with ``--out``. ``--seeds`` and ``--datasets`` add to what the
+record at ``--out`` holds (nothing it holds is dropped, and its open blocks are completed).
 
     python benchmarks/sweep_record.py          # the sweep chapter's paper profile: 3 seeds x 2 datasets (hours)
     python benchmarks/sweep_record.py --seeds 0 --datasets shapes --out sweep-seed0.json
@@ -30,8 +31,10 @@ from mae_hlvm.experiments.sweep import SweepResult
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", nargs="+", type=int, help="default: the profile's")
-    ap.add_argument("--datasets", nargs="+", choices=sweep.DATASETS, help="default: the profile's")
+    ap.add_argument("--seeds", nargs="+", type=int,
+                    help="default: the profile's; a record at --out adds its seeds (its rows are kept, and completed)")
+    ap.add_argument("--datasets", nargs="+", choices=sweep.DATASETS,
+                    help="default: the profile's; a record at --out adds its datasets, as for --seeds")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=None, help="default: book/recorded/sweep_cpu.json")
     args = ap.parse_args(argv)
