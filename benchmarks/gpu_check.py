@@ -117,7 +117,7 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
     command = "python benchmarks/gpu_check.py" + (" --dry" if dry else "") + (
         f" --seeds {' '.join(map(str, full.seeds))}" if seeds else "") + (" --extend <record>" if extend else "")
     grid = {sweep.row_key(p, kind): i for i, (p, kind) in enumerate(sweep.runs(recorded_params))}
-    done = {tuple(r[k] for k in sweep.ROW_KEY): r for r in held}
+    done = {sweep.row_key_of(r): r for r in held}
     trained, longest, t0, stopped = 0, 0.0, time.perf_counter(), None
 
     def unit_series_first(p) -> tuple:
@@ -128,8 +128,8 @@ def gpu_sweep(device: str, dry: bool, out: Path, cache: Path, deadline: float,
                                        skip=set(done), progress=lambda m: print(m, flush=True)):
         trained += was_trained
         longest = max(longest, time.perf_counter() - point_start)
-        done[tuple(row[k] for k in sweep.ROW_KEY)] = row
-        rows = sorted(done.values(), key=lambda r: grid[tuple(r[k] for k in sweep.ROW_KEY)])
+        done[sweep.row_key_of(row)] = row
+        rows = sorted(done.values(), key=lambda r: grid[sweep.row_key_of(r)])
         sweep.record(SweepResult(recorded_params, rows, trained, time.perf_counter() - t0,
                                  sum(r["train_seconds"] for r in rows)), out / "sweep_gpu.json", command,
                      recorded.restrict(earlier, done))

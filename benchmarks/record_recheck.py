@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if rec.stale:
         print(f"error: {path}: the record is stale ({'; '.join(rec.stale)}); nothing to compare", file=sys.stderr)
         return 2
-    held = {tuple(r[k] for k in sweep.ROW_KEY): r for r in rec.payload["rows"]}
+    held = {sweep.row_key_of(r): r for r in rec.payload["rows"]}
     keys = [parse_row(r) for r in args.row] if args.row else [next(k for k in held if k[-1] == "random init")]
     runs = {sweep.row_key(p, kind): (p, kind) for p, kind in sweep.runs(rec.params)}
     for k in keys:

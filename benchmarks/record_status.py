@@ -64,7 +64,7 @@ def recorded_keys(folder: Path) -> set[str]:
     for path in (folder / "sweep_cpu.json", recorded.pending_path(folder / "sweep_cpu.json")):
         rec = recorded.load(path, sweep.load_recorded)
         if rec is not None and rec.current:
-            held = {tuple(r[k] for k in sweep.ROW_KEY) for r in rec.payload["rows"]}
+            held = {sweep.row_key_of(r) for r in rec.payload["rows"]}
             keys |= {config_key(KIND, p.cache_config()) for p, kind in sweep.runs(rec.params)
                      if kind == "pretrained" and sweep.row_key(p, kind) in held}
     return keys

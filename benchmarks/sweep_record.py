@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        new = [r for r in rows if key(r) not in done]
-        done.update((key(r), r) for r in new)
-        earlier += recorded.restrict(where, [key(r) for r in new])
+        new = [r for r in rows if sweep.row_key_of(r) not in done]
+        done.update((sweep.row_key_of(r), r) for r in new)
+        earlier += recorded.restrict(where, [sweep.row_key_of(r) for r in new])
         kept += [f"{counted(len(new), 'row')} of {path.name}"] if new else []
     if kept:
         print(f"[record] kept {' and '.join(kept)}, not computed again", flush=True)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def write(rows: list[dict], path: Path) -> Path:
             result = SweepResult(full, rows, trained, time.perf_counter() - t0, sum(r["train_seconds"] for r in rows))
-            return sweep.record(result, path, command, recorded.restrict(earlier, [key(r) for r in rows]))
+            return sweep.record(result, path, command, recorded.restrict(earlier, [sweep.row_key_of(r) for r in rows]))
 
         saved = (recorded.save_progress(out, finished, sweep.ROW_KEY, lambda path: write(finished, path))
                  if finished or out.is_file() else "no block finished yet")
@@ -83,16 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     for row, was_trained in sweep.rows(full, device=args.device, progress=lambda line: print(line, flush=True),
                                        order=lambda p: order[p.seed, p.data], skip=set(done)):
         trained += was_trained
-        done[key(row)] = row
+        done[sweep.row_key_of(row)] = row
         print(f"[record] {row['data']}, seed {row['seed']}, ratio {row['ratio']}, unit {row['unit']} "
               f"({row['kind']}) done: {save()}", flush=True)
     print(f"[record] all {len(done)} runs done: {save()}", flush=True)
     return 0
-
-
-def key(row: dict) -> tuple:
-    """A row's ``sweep.ROW_KEY`` fields."""
-    return tuple(row[k] for k in sweep.ROW_KEY)
 
 
 if __name__ == "__main__":

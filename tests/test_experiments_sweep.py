@@ -117,7 +117,7 @@ def test_toy_sweep_runs_caches_and_records(tmp_path):
     assert {"probe", "ssim", "silhouette", "r2_global"} <= set(frame.columns)
     again = S.run(TOY, cache, progress=None)
     assert again.trained == 0 and again.rows == first.rows
-    assert [tuple(r[k] for k in S.ROW_KEY) for r in first.rows] == [S.row_key(*pk) for pk in S.runs(TOY)]
+    assert [S.row_key_of(r) for r in first.rows] == [S.row_key(*pk) for pk in S.runs(TOY)]
     # another order does the same runs (from the cache), highest ratio first, ties in the record's order
     reordered = [row for row, _ in S.rows(TOY, cache, progress=None, order=lambda p: -p.mask_ratio)]
     assert [(r["ratio"], r["unit"], r["kind"]) for r in reordered] == [
@@ -290,7 +290,7 @@ def test_sweep_record_keeps_finished_rows_across_a_lost_cache(tmp_path, benchmar
         script.main(argv)
     rec, held = S.load_recorded(out), S.load_recorded(pending)
     assert {r["seed"] for r in rec.payload["rows"]} == {0} and len(rec.payload["rows"]) == block
-    assert [tuple(r[k] for k in S.ROW_KEY) for r in held.payload["rows"]] == first.computed[block:]
+    assert [S.row_key_of(r) for r in held.payload["rows"]] == first.computed[block:]
     assert "earlier" not in rec.payload   # every row its own
     # the earlier recording's provenance, as a later session would find it
     for path in (out, pending):
@@ -303,7 +303,7 @@ def test_sweep_record_keeps_finished_rows_across_a_lost_cache(tmp_path, benchmar
     assert not pending.exists()
     rec = S.load_recorded(out)
     assert len(rec.frame()) == 2 * block and rec.partial() == "" and not rec.stale
-    assert [tuple(r[k] for k in S.ROW_KEY) for r in rec.payload["rows"]] == first.computed + second.computed
+    assert [S.row_key_of(r) for r in rec.payload["rows"]] == first.computed + second.computed
     (source,) = rec.payload["earlier"]
     assert source["commit"] == "a" * 40 and [tuple(k) for k in source["rows"]] == first.computed
     assert rec.provenance_text().endswith(f"; {block + 2} of its rows from an earlier recording "
@@ -335,7 +335,7 @@ def test_sources_follow_rows_through_two_carry_overs():
 
     row = dict(data="shapes", ratio=0.75, unit=4, kind="pretrained")
     rows = [{**row, "seed": s} for s in (0, 1, 2)]
-    keys = [tuple(r[k] for k in S.ROW_KEY) for r in rows]
+    keys = [S.row_key_of(r) for r in rows]
     first = {"commit": "c1", "machine": {}, "date": "d1", "command": "x", "rows": rows[:2]}
     # a second recording carried seed 0 and 1 over from the first and computed seed 2 itself
     second = {"commit": "c2", "machine": {}, "date": "d2", "command": "y", "rows": rows,

@@ -87,7 +87,7 @@ def test_a_later_lease_extends_the_record_with_new_seeds_only(tmp_path, benchmar
     # the kept rows name the lease that computed them; the record's own provenance, the new ones
     (first_lease,) = rec.payload["earlier"]
     assert first_lease["command"] == sweep.load_recorded(first / "sweep_gpu.json").payload["command"]
-    assert [tuple(k) for k in first_lease["rows"]] == [tuple(r[k] for k in sweep.ROW_KEY) for r in old]
+    assert [tuple(k) for k in first_lease["rows"]] == [sweep.row_key_of(r) for r in old]
 
 
 def test_extending_a_record_of_other_settings_is_refused(tmp_path, benchmark_script):

@@ -43,7 +43,7 @@ def test_a_row_computed_again_is_compared_and_a_difference_fails(tmp_path, bench
     shift = {"probe": 0.0}
 
     def again(p, kind, suite, cache, device="cpu"):
-        row = next(r for r in rows if tuple(r[k] for k in S.ROW_KEY) == S.row_key(p, kind))
+        row = next(r for r in rows if S.row_key_of(r) == S.row_key(p, kind))
         return {**row, "train_seconds": 99.0, "probe": row["probe"] + shift["probe"]}, True
 
     monkeypatch.setattr(S, "point_row", again)

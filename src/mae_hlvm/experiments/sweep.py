@@ -436,6 +436,11 @@ RECORD_FORMAT = "mae_hlvm.sweep/1"
 ROW_KEY = ("data", "seed", "ratio", "unit", "kind")  # what tells two rows of a record apart
 
 
+def row_key_of(row: dict[str, Any]) -> tuple:
+    """A recorded row's ``ROW_KEY`` fields, the same tuple :func:`row_key` gives for its run."""
+    return tuple(row[k] for k in ROW_KEY)
+
+
 def record(result: SweepResult, path: str | Path, command: str, earlier: Sequence[dict[str, Any]] = ()) -> Path:
     """Write the sweep's rows in the small recorded form (:mod:`.recorded`): the sweep's parameters,
     the resolved pretraining and suite configurations of its points, commit, machine, date, command,
@@ -498,7 +503,7 @@ def keepable(path: str | Path, params: SweepParams, flag: str, ignore: Sequence[
     if "datasets" in ignore:
         both = both.replace(datasets=tuple(dict.fromkeys(params.datasets + rec.params.datasets)))
     rows = rec.payload["rows"]
-    return both, rows, recorded.sources(rec.payload, [tuple(r[k] for k in ROW_KEY) for r in rows], ROW_KEY)
+    return both, rows, recorded.sources(rec.payload, [row_key_of(r) for r in rows], ROW_KEY)
 
 
 def shown_frames(frame, label: str, rec: Recorded | None) -> dict[str, Any]:
