@@ -5,8 +5,10 @@ The time left is each unfinished run's remaining steps times the median step of 
 in the cache (interrupted ones too) with the same ratio, model, batch and data (this machine, as measured while they
 trained), else the same ratio, model and batch; runs with no such measured run are counted apart.
 Evaluation adds about 45 s a run. A run whose row a current record under ``book/recorded/`` holds
-(the sweep's pending rows included) counts as recorded, not as left, whatever the cache holds: the
-cache of an earlier session may be gone, its records are not.
+(the sweep's pending rows included) counts as recorded in that record, not as left, whatever the cache
+holds: the cache of an earlier session may be gone, its records are not. A training both records use
+(Section 3.6's baselines are sweep points) is left for each record that lacks its row, and counted
+once, in the first such record: the second finds it in the cache.
 Reads the cache and the records only; trains nothing.
 
     python benchmarks/record_status.py [--records DIR]
@@ -52,21 +54,23 @@ def measured_steps(cache: RunCache) -> dict[tuple, list[float]]:
     return out
 
 
-def recorded_keys(folder: Path) -> set[str]:
-    """The cache keys of the trainings whose rows the current records in ``folder`` hold: the Section
-    3.6 record's (suggestion, arm, seed) rows, the sweep record's and its pending file's pretrained
-    rows. A stale record counts for nothing (its rows would be computed again)."""
-    keys: set[str] = set()
+def recorded_keys(folder: Path) -> dict[str, set[str]]:
+    """The cache keys of the trainings whose rows the current records in ``folder`` hold, per record:
+    ``"section36"``, the Section 3.6 record's (suggestion, arm, seed) rows; ``"sweep"``, the sweep
+    record's and its pending file's pretrained rows. A stale record holds nothing (its rows would be
+    computed again)."""
+    keys: dict[str, set[str]] = {"section36": set(), "sweep": set()}
     s36 = recorded.load(folder / "section36_cpu.json", section36.load_recorded)
     if s36 is not None and s36.current:
         held = {(r["suggestion"], r["arm"], r["seed"]) for r in s36.payload["rows"]}
-        keys |= {config_key(KIND, p.cache_config()) for s, arm, p in s36.params.runs() if (s, arm, p.seed) in held}
+        keys["section36"] = {config_key(KIND, p.cache_config()) for s, arm, p in s36.params.runs()
+                             if (s, arm, p.seed) in held}
     for path in (folder / "sweep_cpu.json", recorded.pending_path(folder / "sweep_cpu.json")):
         rec = recorded.load(path, sweep.load_recorded)
         if rec is not None and rec.current:
             held = {sweep.row_key_of(r) for r in rec.payload["rows"]}
-            keys |= {config_key(KIND, p.cache_config()) for p, kind in sweep.runs(rec.params)
-                     if kind == "pretrained" and sweep.row_key(p, kind) in held}
+            keys["sweep"] |= {config_key(KIND, p.cache_config()) for p, kind in sweep.runs(rec.params)
+                              if kind == "pretrained" and sweep.row_key(p, kind) in held}
     return keys
 
 
@@ -76,25 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     in_records = recorded_keys(args.records or find_root() / "book" / "recorded")
     cache = RunCache()
-    s36 = [(f"Section 3.6 ({s}, {arm})", run) for s, arm, run in chapter_params("10_section36", "paper").runs()]
-    sw = [("sweep", p) for p in chapter_params("09_sweep", "paper").points()]
+    s36 = [run for _, _, run in chapter_params("10_section36", "paper").runs()]
+    sw = list(chapter_params("09_sweep", "paper").points())
     measured = measured_steps(cache)
-    seen: set[str] = set()
+    left_before: set[str] = set()  # trainings an earlier record lacks: trained (or found) once, counted there
     print("| record | runs | recorded | complete | started | steps left | training left (h) |")
     print("|---|---|---|---|---|---|---|")
     total_h, unknown = 0.0, 0
-    for name, runs in (("Section 3.6", s36), ("sweep (after Section 3.6)", sw)):
+    for name, runs, held_here in (("Section 3.6", s36, in_records["section36"]),
+                                  ("sweep (after Section 3.6)", sw, in_records["sweep"])):
         n = held = done = started = left = 0
         hours = 0.0
-        for _, p in runs:
+        seen: set[str] = set()  # Section 3.6 lists a baseline under each suggestion that shares it
+        for p in runs:
             key = config_key(KIND, p.cache_config())
-            if key in seen:  # a run both records use counts once, in the first
+            if key in seen or (key in left_before and key not in held_here):
                 continue
             seen.add(key)
             n += 1
-            if key in in_records:
+            if key in held_here:
                 held += 1
                 continue
+            left_before.add(key)
             k = steps_done(p, cache)
             done += k == p.steps
             started += 0 < k < p.steps
