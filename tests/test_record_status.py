@@ -40,7 +40,8 @@ def test_runs_the_records_hold_count_as_recorded_not_left(tmp_path, monkeypatch,
 
 def test_a_shared_run_one_record_holds_is_left_for_the_other(tmp_path, monkeypatch, capsys, benchmark_script):
     """Section 3.6's baselines are sweep points: with the cache gone, the Section 3.6 record holding
-    such a run's row does not train it for the sweep, whose record lacks that row."""
+    such a run's row does not make it recorded for the sweep, whose record lacks that row: the sweep
+    must train it again."""
     import shutil
 
     from mae_hlvm.book import chapter_params, find_root
